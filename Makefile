@@ -1,0 +1,78 @@
+# softthink — build, test, demo. `make demo` and `make test` install what is missing first.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -Iinclude -Isrc -MMD -MP
+LDLIBS  += -lm -lpthread
+PKGS    := libpcre2-8 jansson yaml-0.1
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BUILD   ?= build
+
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c -mavx2
+
+LIB_SRC  := $(shell find src -name '*.c' | sort)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+APP_SRC  := $(wildcard app/*.c)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libsoftthink.a
+CLI      := $(BUILD)/softthink
+
+.PHONY: all deps test demo asan fuzz clean bench
+all: $(LIB) $(CLI)
+
+deps:
+	@bash tools/deps.sh
+
+$(BUILD)/src/kernels/kernels_avx2.o: CFLAGS += $(AVX2_FLAGS)
+$(BUILD)/src/kernels/kernels_avx512.o: CFLAGS += $(AVX512_FLAGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(APP_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(APP_OBJ) $(LIB) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@bash tests/run.sh $(BUILD) $(TEST_BIN)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/demo.sh $(BUILD)
+
+# Address + undefined-behaviour sanitizers on the parser/tokenizer tests, then a short fuzz run.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  build-asan/tests/test_gguf build-asan/tests/test_quant
+	@bash tests/run.sh build-asan build-asan/tests/test_gguf build-asan/tests/test_quant
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30}
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@mkdir -p build-fuzz
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all fuzz/fuzz_gguf.c src/gguf/gguf.c src/tensor/quant.c src/core/status.c \
+	  -o build-fuzz/fuzz_gguf -lm
+	@mkdir -p build-fuzz/corpus-gguf
+	build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-gguf fuzz/seeds/gguf
+
+bench: all
+	$(CLI) bench -m $(MODEL) -p 128 -n 64
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d)

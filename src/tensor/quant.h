@@ -1,0 +1,74 @@
+/* Tensor element types: block layouts (bit-exact with GGUF/ggml) and a traits
+ * table indexed by st_type. The scalar functions here are the specification;
+ * SIMD kernels in src/kernels/ are tested against them. */
+#ifndef ST_TENSOR_QUANT_H
+#define ST_TENSOR_QUANT_H
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "softthink.h"
+#include "../core/fp16.h"
+
+#define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
+#define QK8_0 32
+#define QK8_1 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef struct { st_f16 d; uint8_t qs[QK4_0 / 2]; } block_q4_0;          /* x = (q - 8) * d */
+typedef struct { st_f16 d, m; uint8_t qs[QK4_1 / 2]; } block_q4_1;       /* x = q * d + m */
+typedef struct { st_f16 d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;  /* x = (q - 16) * d */
+typedef struct { st_f16 d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1; /* x = q * d + m */
+typedef struct { st_f16 d; int8_t qs[QK8_0]; } block_q8_0;               /* x = q * d */
+typedef struct { st_f16 d, s; int8_t qs[QK8_1]; } block_q8_1;            /* s = d * sum(qs) */
+
+/* K-quants: super-blocks of 256 */
+typedef struct { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; st_f16 d, dmin; } block_q2_K;
+typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; st_f16 d; } block_q3_K;
+typedef struct { st_f16 d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K;
+typedef struct { st_f16 d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K;
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; st_f16 d; } block_q6_K;
+/* activations for K-quant dot products */
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;
+
+static_assert(sizeof(block_q4_0) == 18, "q4_0 block size");
+static_assert(sizeof(block_q4_1) == 20, "q4_1 block size");
+static_assert(sizeof(block_q5_0) == 22, "q5_0 block size");
+static_assert(sizeof(block_q5_1) == 24, "q5_1 block size");
+static_assert(sizeof(block_q8_0) == 34, "q8_0 block size");
+static_assert(sizeof(block_q8_1) == 36, "q8_1 block size");
+static_assert(sizeof(block_q2_K) == 84, "q2_K block size");
+static_assert(sizeof(block_q3_K) == 110, "q3_K block size");
+static_assert(sizeof(block_q4_K) == 144, "q4_K block size");
+static_assert(sizeof(block_q5_K) == 176, "q5_K block size");
+static_assert(sizeof(block_q6_K) == 210, "q6_K block size");
+static_assert(sizeof(block_q8_K) == 292, "q8_K block size");
+
+typedef void (*st_to_float_fn)(const void *src, float *dst, int64_t n);
+typedef void (*st_from_float_fn)(const float *src, void *dst, int64_t n);
+
+typedef struct st_type_traits {
+    const char *name;         /* "Q4_K" — NULL marks an unused id */
+    int blck_size;            /* elements per block */
+    size_t type_size;         /* bytes per block */
+    int is_quantized;
+    int compute;              /* 1 if models may use it as a weight type (we have dot products) */
+    st_to_float_fn to_float;  /* n must be a multiple of blck_size; NULL if unsupported */
+    st_from_float_fn from_float; /* reference quantizer; NULL if none */
+    st_type vec_dot_type;     /* activation format paired with this weight type */
+} st_type_traits;
+
+/* Traits of a type id, or NULL if the id is not a known ggml type. */
+const st_type_traits *st_type_traits_get(int type);
+/* Bytes of a row of n elements (n must be a multiple of the block size). */
+size_t st_row_size(st_type type, int64_t n);
+
+/* Scalar reference (de)quantizers, also reachable through the traits table. */
+void st_dequantize_row(st_type type, const void *src, float *dst, int64_t n);
+void st_quantize_row(st_type type, const float *src, void *dst, int64_t n);
+
+#endif

@@ -164,6 +164,39 @@ int st_kv_seq_len(const st_context *ctx, int seq);
 st_status st_kv_seq_truncate(st_context *ctx, int seq, int p);
 void st_kv_clear(st_context *ctx);
 
+/* ---------------------------------------------------------------- sampling
+ * Per-sequence sampler state. Filtering follows the Soft Thinking paper's
+ * order: softmax(logits / temp) -> top-k -> top-p -> min-p, renormalising
+ * after each; temp <= 0 means greedy (argmax). Selection never sorts the whole
+ * vocabulary. */
+typedef struct st_sampler_params {
+    float temp;      /* default 1.0; <= 0: greedy */
+    int top_k;       /* 0: off */
+    float top_p;     /* 1.0: off */
+    float min_p;     /* 0.0: off */
+    uint64_t seed;
+} st_sampler_params;
+
+/* Filtered distribution: ids sorted by descending probability, probs renormalised. */
+typedef struct st_candidates {
+    int n;
+    st_token *ids;   /* [n] */
+    float *probs;    /* [n] */
+    float entropy;   /* of the full tempered distribution, in nats */
+} st_candidates;
+
+typedef struct st_sampler st_sampler;
+st_sampler_params st_sampler_default_params(void);
+st_status st_sampler_init(const st_sampler_params *p, int n_vocab, st_sampler **out);
+void st_sampler_free(st_sampler *s);
+/* Filter logits [n_vocab] into the sampler's candidate buffer (valid until the next call).
+ * max_keep > 0 additionally keeps only the max_keep most likely (renormalised). */
+st_status st_sampler_filter(st_sampler *s, const float *logits, int max_keep, const st_candidates **out);
+/* Draw one token from logits; *entropy (may be NULL) gets the tempered entropy. */
+st_status st_sampler_sample(st_sampler *s, const float *logits, st_token *tok, float *entropy);
+/* Uniform double in [0, 1) from the sampler's own RNG. */
+double st_sampler_uniform(st_sampler *s);
+
 /* ---------------------------------------------------------------- synthetic models
  * Write a GGUF with random weights in the shape of a known model, for benchmarks. */
 typedef struct st_synth_params {
@@ -173,7 +206,8 @@ typedef struct st_synth_params {
                              "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m" */
     uint64_t seed;
     int n_layer;          /* 0: as `like` */
-    int n_threads;
+    int n_threads;        /* 0: physical cores */
+    const char *vocab;    /* GGUF whose tokenizer.* metadata is copied (NULL: "no_vocab") */
 } st_synth_params;
 
 st_status st_synth_write(const st_synth_params *p, const char *out_path);

@@ -1,0 +1,138 @@
+/* softthink bench: prompt processing (pp) and decode (tg) speed, like llama-bench. */
+#include "cli.h"
+
+typedef struct result { char test[32]; int n_tok; double med, lo, hi; } result;
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Parse "1,4,8" into up to 16 positive ints. */
+static int parse_list(const char *C, const char *opt, const char *s, int *v, int *n) {
+    *n = 0;
+    if (!s) return cli_fail(C, "%s needs a value", opt), -1;
+    for (const char *p = s; *p;) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 1 << 20 || *n == 16) return cli_fail(C, "%s: bad list '%s'", opt, s), -1;
+        v[(*n)++] = (int)x;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return cli_fail(C, "%s: bad list '%s'", opt, s), -1;
+    }
+    return 0;
+}
+
+/* One timed run; returns tokens/s or a negative value on failure (message printed). */
+static double run_once(st_context *c, st_batch *b, int n_vocab, int pp, int tg, int n_seq, unsigned *rng) {
+    st_kv_clear(c);
+    double t0 = cli_now();
+    if (pp > 0) {
+        st_batch_clear(b);
+        for (int i = 0; i < pp; i++) {
+            *rng = *rng * 1103515245u + 12345u;
+            st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, i, 0, i == pp - 1);
+        }
+        st_status s = st_decode(c, b);
+        if (s != ST_OK) return cli_fail_status("bench", s), -1.0;
+        return pp / (cli_now() - t0);
+    }
+    for (int step = 0; step < tg; step++) {
+        st_batch_clear(b);
+        for (int q = 0; q < n_seq; q++) {
+            *rng = *rng * 1103515245u + 12345u;
+            st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, step, q, 1);
+        }
+        st_status s = st_decode(c, b);
+        if (s != ST_OK) return cli_fail_status("bench", s), -1.0;
+    }
+    return (double)tg * n_seq / (cli_now() - t0);
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *C = "bench", *model = NULL, *v;
+    int pps[16] = {128}, n_pp = 1, tgs[16] = {64}, n_tg = 1, bs[16] = {1}, n_b = 1;
+    long long threads = 0, reps = 3;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "-m", &model) || cli_opt(argc, argv, &i, "--model", &model)) continue;
+        if (cli_opt(argc, argv, &i, "-p", &v)) { if (parse_list(C, "-p", v, pps, &n_pp)) return 1; continue; }
+        if (cli_opt(argc, argv, &i, "-n", &v)) { if (parse_list(C, "-n", v, tgs, &n_tg)) return 1; continue; }
+        if (cli_opt(argc, argv, &i, "-b", &v)) { if (parse_list(C, "-b", v, bs, &n_b)) return 1; continue; }
+        if (cli_opt(argc, argv, &i, "-t", &v)) { if (cli_int(C, "-t", v, &threads)) return 1; continue; }
+        if (cli_opt(argc, argv, &i, "-r", &v)) { if (cli_int(C, "-r", v, &reps)) return 1; continue; }
+        if (cli_flag(argv, i, "--json")) { json = 1; continue; }
+        if (cli_flag(argv, i, "--help")) {
+            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-t N] [-r 3] [--json]\n"
+                   "  -p  prompt lengths (pp); -n decode lengths (tg); -b sequences decoding together in tg\n"
+                   "  reports the median tokens/s over -r runs (after one warm-up run) and the min..max spread\n");
+            return 0;
+        }
+        return cli_fail(C, "unknown option '%s'", argv[i]);
+    }
+    if (reps < 1 || reps > 1000) return cli_fail(C, "-r %lld out of range 1..1000", reps);
+    int max_pp = 1, max_tg = 1, max_b = 1;
+    for (int i = 0; i < n_pp; i++) max_pp = pps[i] > max_pp ? pps[i] : max_pp;
+    for (int i = 0; i < n_tg; i++) max_tg = tgs[i] > max_tg ? tgs[i] : max_tg;
+    for (int i = 0; i < n_b; i++) {
+        if (bs[i] < 1) return cli_fail(C, "-b: batch size must be >= 1");
+        max_b = bs[i] > max_b ? bs[i] : max_b;
+    }
+    st_context_params cp = st_context_default_params();
+    cp.n_ctx = (max_pp > max_tg ? max_pp : max_tg) + 1;
+    cp.n_batch = max_pp > max_b ? max_pp : max_b;
+    cp.n_seq = max_b;
+    cp.n_threads = (int)threads;
+    st_model *m;
+    st_context *c;
+    if (cli_open(C, model, &cp, &m, &c)) return 1;
+    const st_model_info *in = st_model_get_info(m);
+    st_batch b;
+    if (st_batch_init(&b, cp.n_batch, 0) != ST_OK) return cli_fail_status(C, ST_E_NOMEM);
+    unsigned rng = 1234;
+    result res[64];
+    int n_res = 0, rc = 0;
+    double *t = malloc((size_t)reps * sizeof(double));
+    for (int kind = 0; kind < 2 && !rc; kind++) {
+        int nk = kind == 0 ? n_pp : n_tg * n_b;
+        for (int j = 0; j < nk && !rc && n_res < 64; j++) {
+            int pp = kind == 0 ? pps[j] : 0, tg = kind == 0 ? 0 : tgs[j / n_b], nb = kind == 0 ? 1 : bs[j % n_b];
+            if (pp == 0 && tg == 0) continue;
+            if (run_once(c, &b, in->n_vocab, pp, tg, nb, &rng) < 0) { rc = 1; break; } /* warm-up */
+            for (int r = 0; r < reps && !rc; r++)
+                if ((t[r] = run_once(c, &b, in->n_vocab, pp, tg, nb, &rng)) < 0) rc = 1;
+            if (rc) break;
+            qsort(t, (size_t)reps, sizeof *t, cmp_d);
+            result *x = &res[n_res++];
+            if (pp) snprintf(x->test, sizeof x->test, "pp%d", pp);
+            else if (nb == 1) snprintf(x->test, sizeof x->test, "tg%d", tg);
+            else snprintf(x->test, sizeof x->test, "tg%d x%d", tg, nb);
+            x->n_tok = pp ? pp : tg * nb;
+            x->med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+            x->lo = t[0];
+            x->hi = t[reps - 1];
+            if (!json) {
+                if (n_res == 1)
+                    printf("| model | arch | size | params | threads | test | t/s (median) | spread |\n"
+                           "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+                printf("| %s | %s | %.1f MiB | %.1f M | %d | %s | %.2f | %.2f .. %.2f |\n", in->name, in->arch_name,
+                       in->file_size / 1048576.0, in->n_params / 1e6, st_context_n_threads(c), x->test, x->med, x->lo, x->hi);
+                fflush(stdout);
+            }
+        }
+    }
+    if (json && !rc) {
+        printf("[");
+        for (int i = 0; i < n_res; i++)
+            printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"params\": %llu, \"threads\": %d, "
+                   "\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld}",
+                   i ? "," : "", in->name, in->arch_name, (unsigned long long)in->file_size, (unsigned long long)in->n_params,
+                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].med, res[i].lo, res[i].hi, reps);
+        printf("\n]\n");
+    }
+    free(t);
+    st_batch_free(&b);
+    st_context_free(c);
+    st_model_free(m);
+    return rc;
+}

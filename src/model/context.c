@@ -1,0 +1,428 @@
+/* Inference context: KV cache, scratch buffers and the decoder forward pass
+ * shared by every architecture. One st_decode call runs a batch of tokens that
+ * may belong to several sequences; each token attends to its own sequence's
+ * cache, so prefill, single-token decode and batched decode are the same code. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/status.h"
+#include "../threads/pool.h"
+#include "model.h"
+
+struct st_context {
+    st_model *model;
+    st_context_params p;
+    st_pool *pool;
+    const st_kernels *k;
+    st_kv kv;
+    /* scratch, sized for n_batch tokens */
+    float *x;        /* [n_batch][n_embd] residual stream */
+    float *xn;       /* [n_batch][n_embd] normalized input of a sub-block */
+    float *q;        /* [n_batch][n_head*head_dim] */
+    float *kc;       /* [n_batch][n_head_kv*head_dim] */
+    float *vc;       /* [n_batch][n_head_kv*head_dim] */
+    float *qkv;      /* [n_batch][(n_head+2*n_head_kv)*head_dim] fused projection (gpt2) */
+    float *att;      /* [n_batch][n_head*head_dim] attention output */
+    float *ff_a;     /* [n_batch][n_ff] */
+    float *ff_b;     /* [n_batch][n_ff] */
+    float *scores;   /* [n_threads][n_ctx] attention scores per thread */
+    float *rope_cs;  /* [n_batch][n_rot/2][2] cos, sin per token */
+    void *mm_scratch;/* activation conversion for st_matmul */
+    int32_t *out_rows; /* [n_batch] batch indices that asked for logits */
+    int *logit_row;  /* [n_batch] row in `logits` or -1 */
+    float *logits;   /* [n_out][n_vocab] */
+    int n_out;       /* rows in logits from the last decode */
+    int cap_out;     /* rows allocated */
+    /* batch being run (valid during st_decode) */
+    const st_batch *b;
+    int layer;
+};
+
+st_context_params st_context_default_params(void) {
+    return (st_context_params){.n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_threads = 0};
+}
+
+int st_context_n_ctx(const st_context *c) { return c->p.n_ctx; }
+int st_context_n_seq(const st_context *c) { return c->p.n_seq; }
+int st_context_n_threads(const st_context *c) { return st_pool_size(c->pool); }
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+void st_context_free(st_context *c) {
+    if (!c) return;
+    st_pool_free(c->pool);
+    st_kv_free(&c->kv);
+    free(c->x); free(c->xn); free(c->q); free(c->kc); free(c->vc); free(c->qkv); free(c->att);
+    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
+    free(c->logit_row); free(c->logits);
+    free(c);
+}
+
+st_status st_context_init(st_model *m, const st_context_params *params, st_context **out) {
+    *out = NULL;
+    st_context_params p = params ? *params : st_context_default_params();
+    const st_hparams *hp = &m->hp;
+    if (p.n_ctx <= 0) p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    if (hp->pos == ST_POS_LEARNED && p.n_ctx > hp->n_ctx_train)
+        return st_errorf(ST_E_ARG, "context %d exceeds the model's %d learned positions", p.n_ctx, hp->n_ctx_train);
+    if (p.n_seq < 1 || p.n_seq > 4096) return st_errorf(ST_E_ARG, "n_seq %d out of range 1..4096", p.n_seq);
+    if (p.n_batch < 1 || p.n_batch > 65536) return st_errorf(ST_E_ARG, "n_batch %d out of range 1..65536", p.n_batch);
+    if (p.n_ctx > (1 << 20)) return st_errorf(ST_E_ARG, "n_ctx %d too large", p.n_ctx);
+    if (p.n_threads <= 0) p.n_threads = st_physical_cores();
+
+    st_context *c = calloc(1, sizeof *c);
+    if (!c) return st_errorf(ST_E_NOMEM, "out of memory");
+    c->model = m;
+    c->p = p;
+    c->k = st_kernels_best();
+    st_status s = st_pool_init(p.n_threads, &c->pool);
+    if (s == ST_OK) s = st_kv_init(&c->kv, p.n_seq, hp->n_layer, hp->n_head_kv, p.n_ctx, hp->head_dim);
+    if (s != ST_OK) { st_context_free(c); return s; }
+
+    size_t nb = (size_t)p.n_batch, d = (size_t)hp->n_embd;
+    size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    c->x = malloc(nb * d * sizeof(float));
+    c->xn = malloc(nb * d * sizeof(float));
+    c->q = malloc(nb * qd * sizeof(float));
+    c->kc = malloc(nb * kvd * sizeof(float));
+    c->vc = malloc(nb * kvd * sizeof(float));
+    if (hp->pos == ST_POS_LEARNED) c->qkv = malloc(nb * (qd + 2 * kvd) * sizeof(float));
+    c->att = malloc(nb * qd * sizeof(float));
+    c->ff_a = malloc(nb * (size_t)hp->n_ff * sizeof(float));
+    c->ff_b = malloc(nb * (size_t)hp->n_ff * sizeof(float));
+    c->scores = malloc((size_t)p.n_threads * (size_t)p.n_ctx * sizeof(float));
+    c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
+    c->out_rows = malloc(nb * sizeof(int32_t));
+    c->logit_row = malloc(nb * sizeof(int));
+    /* the largest activation conversion any matmul of this model needs */
+    size_t mm = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const st_layer *L = &m->layers[l];
+        const st_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < sizeof ws / sizeof *ws; i++)
+            if (ws[i]->data) mm = max_sz(mm, st_matmul_scratch_size(ws[i]->type, ws[i]->ne[0], (int64_t)nb));
+    }
+    mm = max_sz(mm, st_matmul_scratch_size(m->output.type, m->output.ne[0], (int64_t)nb));
+    c->mm_scratch = malloc(mm ? mm : 1);
+    if (!c->x || !c->xn || !c->q || !c->kc || !c->vc || (hp->pos == ST_POS_LEARNED && !c->qkv) || !c->att ||
+        !c->ff_a || !c->ff_b || !c->scores || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
+        st_context_free(c);
+        return st_errorf(ST_E_NOMEM, "out of memory allocating buffers for a batch of %d tokens", p.n_batch);
+    }
+    *out = c;
+    return ST_OK;
+}
+
+int st_kv_seq_len(const st_context *c, int seq) {
+    return seq >= 0 && seq < c->kv.n_seq ? c->kv.len[seq] : -1;
+}
+
+st_status st_kv_seq_truncate(st_context *c, int seq, int p) {
+    if (seq < 0 || seq >= c->kv.n_seq) return st_errorf(ST_E_ARG, "sequence %d out of range [0, %d)", seq, c->kv.n_seq);
+    if (p < 0 || p > c->kv.len[seq])
+        return st_errorf(ST_E_ARG, "cannot truncate sequence %d of length %d to %d", seq, c->kv.len[seq], p);
+    c->kv.len[seq] = p;
+    return ST_OK;
+}
+
+void st_kv_clear(st_context *c) { memset(c->kv.len, 0, (size_t)c->kv.n_seq * sizeof(int)); }
+
+const float *st_get_logits(const st_context *c, int i) {
+    if (i < 0 || i >= c->p.n_batch || !c->b) return NULL;
+    int r = c->logit_row[i];
+    return r < 0 ? NULL : c->logits + (size_t)r * c->model->hp.n_vocab;
+}
+
+/* ---------------------------------------------------------------- batch */
+
+st_status st_batch_init(st_batch *b, int capacity, int n_embd) {
+    *b = (st_batch){0};
+    if (capacity < 1 || n_embd < 0) return st_errorf(ST_E_ARG, "batch capacity %d / n_embd %d invalid", capacity, n_embd);
+    b->token = malloc((size_t)capacity * sizeof *b->token);
+    b->pos = malloc((size_t)capacity * sizeof *b->pos);
+    b->seq = malloc((size_t)capacity * sizeof *b->seq);
+    b->logits = malloc((size_t)capacity * sizeof *b->logits);
+    if (n_embd > 0) b->embd = malloc((size_t)capacity * (size_t)n_embd * sizeof(float));
+    if (!b->token || !b->pos || !b->seq || !b->logits || (n_embd > 0 && !b->embd)) {
+        st_batch_free(b);
+        return st_errorf(ST_E_NOMEM, "out of memory for a batch of %d", capacity);
+    }
+    b->capacity = capacity;
+    b->n_embd = n_embd;
+    return ST_OK;
+}
+
+void st_batch_free(st_batch *b) {
+    free(b->token); free(b->pos); free(b->seq); free(b->logits); free(b->embd);
+    *b = (st_batch){0};
+}
+
+void st_batch_clear(st_batch *b) { b->n_tokens = 0; }
+
+st_status st_batch_add(st_batch *b, st_token tok, const float *embd, int32_t pos, int32_t seq, int want_logits) {
+    if (b->n_tokens >= b->capacity) return st_errorf(ST_E_FULL, "batch is full (%d tokens)", b->capacity);
+    int i = b->n_tokens;
+    if (embd) {
+        if (!b->embd) return st_errorf(ST_E_ARG, "batch was created without room for embedding inputs");
+        memcpy(b->embd + (size_t)i * b->n_embd, embd, (size_t)b->n_embd * sizeof(float));
+        tok = ST_TOKEN_EMBD;
+    }
+    b->token[i] = tok;
+    b->pos[i] = pos;
+    b->seq[i] = seq;
+    b->logits[i] = want_logits ? 1 : 0;
+    b->n_tokens++;
+    return ST_OK;
+}
+
+/* ---------------------------------------------------------------- forward pieces */
+
+static void norm_rows(const st_hparams *hp, const float *x, float *y, int n, const float *w, const float *bias) {
+    int d = hp->n_embd;
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
+        if (hp->norm == ST_NORM_RMS) {
+            double ss = 0;
+            for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+            float sc = 1.0f / sqrtf((float)(ss / d) + hp->norm_eps);
+            for (int i = 0; i < d; i++) yr[i] = xr[i] * sc * w[i];
+        } else {
+            double mean = 0, var = 0;
+            for (int i = 0; i < d; i++) mean += xr[i];
+            mean /= d;
+            for (int i = 0; i < d; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+            float sc = 1.0f / sqrtf((float)(var / d) + hp->norm_eps);
+            for (int i = 0; i < d; i++) yr[i] = (float)(xr[i] - mean) * sc * w[i] + (bias ? bias[i] : 0.0f);
+        }
+    }
+}
+
+static void add_bias(float *y, const float *b, int n, int dim) {
+    if (!b) return;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < dim; i++) y[(size_t)t * dim + i] += b[i];
+}
+
+/* Per-head RMSNorm (qwen3 q_norm / k_norm). */
+static void head_norm(float *v, int n_heads, int hd, const float *w, float eps) {
+    for (int h = 0; h < n_heads; h++) {
+        float *r = v + (size_t)h * hd;
+        double ss = 0;
+        for (int i = 0; i < hd; i++) ss += (double)r[i] * r[i];
+        float sc = 1.0f / sqrtf((float)(ss / hd) + eps);
+        for (int i = 0; i < hd; i++) r[i] = r[i] * sc * w[i];
+    }
+}
+
+/* cos/sin of every rotary pair at position pos -> cs[half][2]; computed once
+ * per token and shared by all heads and layers. */
+static void rope_table(const st_model *m, int pos, float *cs) {
+    const st_hparams *hp = &m->hp;
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        float freq = powf(hp->rope_base, -2.0f * (float)i / (float)hp->n_rot);
+        if (m->rope_freqs) freq /= m->rope_freqs[i];
+        float th = (float)pos * freq;
+        cs[2 * i] = cosf(th);
+        cs[2 * i + 1] = sinf(th);
+    }
+}
+
+/* Rotary embedding of one head vector. NORM rotates adjacent pairs
+ * (x[2i], x[2i+1]); NEOX rotates (x[i], x[i + n_rot/2]). */
+static void rope(const st_hparams *hp, float *v, const float *cs) {
+    int half = hp->n_rot / 2, norm = hp->pos == ST_POS_ROPE_NORM;
+    for (int i = 0; i < half; i++) {
+        int a = norm ? 2 * i : i, b = norm ? 2 * i + 1 : i + half;
+        float x0 = v[a], x1 = v[b], c = cs[2 * i], s = cs[2 * i + 1];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+    }
+}
+
+static void matmul(st_context *c, const st_weight *w, const float *x, int n, float *y) {
+    st_matmul(c->pool, c->k, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->mm_scratch);
+}
+
+/* Attention task: (token, head) pairs split among threads. */
+static void attention_task(void *arg, int ith, int nth) {
+    st_context *c = arg;
+    const st_hparams *hp = &c->model->hp;
+    const st_batch *b = c->b;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd;
+    float *sc = c->scores + (size_t)ith * c->p.n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    int64_t lo, hi;
+    st_split((int64_t)b->n_tokens * hp->n_head, ith, nth, &lo, &hi);
+    for (int64_t job = lo; job < hi; job++) {
+        int t = (int)(job / hp->n_head), h = (int)(job % hp->n_head);
+        int s = b->seq[t], n_pos = b->pos[t] + 1;
+        const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
+        const float *K = st_kv_k(&c->kv, s, c->layer, h / group);
+        const float *V = st_kv_v(&c->kv, s, c->layer, h / group);
+        float mx = -INFINITY;
+        for (int p = 0; p < n_pos; p++) {
+            sc[p] = c->k->dot_f32(hd, q, K + (size_t)p * hd) * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        double sum = 0;
+        for (int p = 0; p < n_pos; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        float inv = (float)(1.0 / sum);
+        float *o = c->att + (size_t)t * qd + (size_t)h * hd;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int p = 0; p < n_pos; p++) c->k->axpy_f32(hd, sc[p] * inv, V + (size_t)p * hd, o);
+    }
+}
+
+static inline float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+static void layer_forward(st_context *c, int l) {
+    const st_model *m = c->model;
+    const st_hparams *hp = &m->hp;
+    const st_layer *L = &m->layers[l];
+    const st_batch *b = c->b;
+    int n = b->n_tokens, d = hp->n_embd, hd = hp->head_dim;
+    int qd = hp->n_head * hd, kvd = hp->n_head_kv * hd;
+    c->layer = l;
+
+    norm_rows(hp, c->x, c->xn, n, L->attn_norm, L->attn_norm_b);
+    if (L->wqkv.data) {
+        int fd = qd + 2 * kvd;
+        matmul(c, &L->wqkv, c->xn, n, c->qkv);
+        add_bias(c->qkv, L->bqkv, n, fd);
+        for (int t = 0; t < n; t++) {
+            const float *r = c->qkv + (size_t)t * fd;
+            memcpy(c->q + (size_t)t * qd, r, (size_t)qd * sizeof(float));
+            memcpy(c->kc + (size_t)t * kvd, r + qd, (size_t)kvd * sizeof(float));
+            memcpy(c->vc + (size_t)t * kvd, r + qd + kvd, (size_t)kvd * sizeof(float));
+        }
+    } else {
+        matmul(c, &L->wq, c->xn, n, c->q);
+        matmul(c, &L->wk, c->xn, n, c->kc);
+        matmul(c, &L->wv, c->xn, n, c->vc);
+        add_bias(c->q, L->bq, n, qd);
+        add_bias(c->kc, L->bk, n, kvd);
+        add_bias(c->vc, L->bv, n, kvd);
+    }
+    for (int t = 0; t < n; t++) {
+        float *q = c->q + (size_t)t * qd, *k = c->kc + (size_t)t * kvd;
+        if (L->q_norm) head_norm(q, hp->n_head, hd, L->q_norm, hp->norm_eps);
+        if (L->k_norm) head_norm(k, hp->n_head_kv, hd, L->k_norm, hp->norm_eps);
+        if (hp->pos != ST_POS_LEARNED) {
+            const float *cs = c->rope_cs + (size_t)t * hp->n_rot;
+            for (int h = 0; h < hp->n_head; h++) rope(hp, q + (size_t)h * hd, cs);
+            for (int h = 0; h < hp->n_head_kv; h++) rope(hp, k + (size_t)h * hd, cs);
+        }
+        /* append to this token's sequence cache at its position */
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            memcpy(st_kv_k(&c->kv, b->seq[t], l, h) + (size_t)b->pos[t] * hd, k + (size_t)h * hd, (size_t)hd * sizeof(float));
+            memcpy(st_kv_v(&c->kv, b->seq[t], l, h) + (size_t)b->pos[t] * hd, c->vc + (size_t)t * kvd + (size_t)h * hd,
+                   (size_t)hd * sizeof(float));
+        }
+    }
+    st_pool_run(c->pool, attention_task, c);
+    matmul(c, &L->wo, c->att, n, c->xn);
+    add_bias(c->xn, L->bo, n, d);
+    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xn[i];
+
+    norm_rows(hp, c->x, c->xn, n, L->ffn_norm, L->ffn_norm_b);
+    size_t nff = (size_t)n * hp->n_ff;
+    matmul(c, &L->ffn_up, c->xn, n, c->ff_a);
+    add_bias(c->ff_a, L->ffn_up_b, n, hp->n_ff);
+    if (hp->ffn == ST_FFN_SWIGLU) {
+        matmul(c, &L->ffn_gate, c->xn, n, c->ff_b);
+        for (size_t i = 0; i < nff; i++) c->ff_a[i] *= silu(c->ff_b[i]);
+    } else {
+        for (size_t i = 0; i < nff; i++) c->ff_a[i] = gelu_tanh(c->ff_a[i]);
+    }
+    matmul(c, &L->ffn_down, c->ff_a, n, c->xn);
+    add_bias(c->xn, L->ffn_down_b, n, d);
+    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xn[i];
+}
+
+static st_status check_batch(st_context *c, const st_batch *b) {
+    const st_hparams *hp = &c->model->hp;
+    if (b->n_tokens < 1) return st_errorf(ST_E_ARG, "empty batch");
+    if (b->n_tokens > c->p.n_batch)
+        return st_errorf(ST_E_FULL, "batch of %d tokens exceeds the context's n_batch %d", b->n_tokens, c->p.n_batch);
+    int *next = malloc((size_t)c->kv.n_seq * sizeof(int));
+    if (!next) return st_errorf(ST_E_NOMEM, "out of memory");
+    memcpy(next, c->kv.len, (size_t)c->kv.n_seq * sizeof(int));
+    st_status s = ST_OK;
+    for (int i = 0; i < b->n_tokens && s == ST_OK; i++) {
+        int sq = b->seq[i], tok = b->token[i];
+        if (sq < 0 || sq >= c->kv.n_seq)
+            s = st_errorf(ST_E_ARG, "batch[%d]: sequence %d out of range [0, %d)", i, sq, c->kv.n_seq);
+        else if (b->pos[i] != next[sq])
+            s = st_errorf(ST_E_ARG, "batch[%d]: position %d does not continue sequence %d (expected %d)", i, b->pos[i], sq,
+                          next[sq]);
+        else if (b->pos[i] >= c->p.n_ctx)
+            s = st_errorf(ST_E_FULL, "batch[%d]: position %d is beyond the context size %d", i, b->pos[i], c->p.n_ctx);
+        else if (tok == ST_TOKEN_EMBD ? !b->embd || b->n_embd != hp->n_embd : (tok < 0 || tok >= hp->n_vocab))
+            s = tok == ST_TOKEN_EMBD
+                    ? st_errorf(ST_E_ARG, "batch[%d]: embedding input without a %d-wide embedding buffer", i, hp->n_embd)
+                    : st_errorf(ST_E_ARG, "batch[%d]: token id %d out of range [0, %d)", i, tok, hp->n_vocab);
+        else
+            next[sq]++;
+    }
+    free(next);
+    return s;
+}
+
+static st_status ensure_logits(st_context *c, int rows) {
+    if (rows <= c->cap_out) return ST_OK;
+    float *p = realloc(c->logits, (size_t)rows * c->model->hp.n_vocab * sizeof(float));
+    if (!p) return st_errorf(ST_E_NOMEM, "out of memory for %d rows of logits", rows);
+    c->logits = p;
+    c->cap_out = rows;
+    return ST_OK;
+}
+
+st_status st_decode(st_context *c, const st_batch *b) {
+    const st_model *m = c->model;
+    const st_hparams *hp = &m->hp;
+    int d = hp->n_embd;
+    c->b = NULL;
+    ST_TRY(check_batch(c, b));
+    int n_out = 0;
+    for (int i = 0; i < b->n_tokens; i++) {
+        c->logit_row[i] = b->logits[i] ? n_out : -1;
+        if (b->logits[i]) c->out_rows[n_out++] = i;
+    }
+    ST_TRY(ensure_logits(c, n_out));
+    c->b = b;
+
+    const st_type_traits *te = st_type_traits_get(m->tok_embd.type);
+    size_t erow = st_row_size(m->tok_embd.type, d);
+    for (int t = 0; t < b->n_tokens; t++) {
+        float *x = c->x + (size_t)t * d;
+        if (b->token[t] == ST_TOKEN_EMBD) memcpy(x, b->embd + (size_t)t * d, (size_t)d * sizeof(float));
+        else te->to_float((const char *)m->tok_embd.data + (size_t)b->token[t] * erow, x, d);
+        if (hp->pos == ST_POS_LEARNED) {
+            const st_type_traits *tp = st_type_traits_get(m->pos_embd.type);
+            float *pe = c->xn; /* free until the first layer */
+            tp->to_float((const char *)m->pos_embd.data + (size_t)b->pos[t] * st_row_size(m->pos_embd.type, d), pe, d);
+            for (int i = 0; i < d; i++) x[i] += pe[i];
+        }
+    }
+    if (hp->pos != ST_POS_LEARNED)
+        for (int t = 0; t < b->n_tokens; t++) rope_table(m, b->pos[t], c->rope_cs + (size_t)t * hp->n_rot);
+    for (int l = 0; l < hp->n_layer; l++) layer_forward(c, l);
+    for (int t = 0; t < b->n_tokens; t++) c->kv.len[b->seq[t]] = b->pos[t] + 1;
+
+    if (n_out > 0) {
+        for (int r = 0; r < n_out; r++)
+            norm_rows(hp, c->x + (size_t)c->out_rows[r] * d, c->xn + (size_t)r * d, 1, m->output_norm, m->output_norm_b);
+        matmul(c, &m->output, c->xn, n_out, c->logits);
+        if (m->output_b) add_bias(c->logits, m->output_b, n_out, hp->n_vocab);
+    }
+    c->n_out = n_out;
+    return ST_OK;
+}

@@ -1,0 +1,190 @@
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/status.h"
+
+static const char *const arch_names[ST_ARCH_COUNT] = {"llama", "qwen2", "qwen3", "gpt2"};
+
+st_model_params st_model_default_params(void) { return (st_model_params){.use_mmap = 1}; }
+
+static const char *arch_of(const st_model *m) { return arch_names[m->info.arch]; }
+
+st_status st_model_u32(const st_model *m, const char *suffix, int *out, int required, int dflt) {
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", arch_of(m), suffix);
+    if (!st_gguf_find(m->gguf, key)) {
+        if (required) return st_errorf(ST_E_FORMAT, "%s: missing metadata key '%s'", st_gguf_path(m->gguf), key);
+        *out = dflt;
+        return ST_OK;
+    }
+    uint32_t v;
+    ST_TRY(st_gguf_get_u32(m->gguf, key, &v));
+    if (v > (1u << 30)) return st_errorf(ST_E_FORMAT, "%s: metadata '%s' = %u is out of range", st_gguf_path(m->gguf), key, v);
+    *out = (int)v;
+    return ST_OK;
+}
+
+st_status st_model_f32(const st_model *m, const char *suffix, float *out, int required, float dflt) {
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", arch_of(m), suffix);
+    if (!st_gguf_find(m->gguf, key)) {
+        if (required) return st_errorf(ST_E_FORMAT, "%s: missing metadata key '%s'", st_gguf_path(m->gguf), key);
+        *out = dflt;
+        return ST_OK;
+    }
+    return st_gguf_get_f32(m->gguf, key, out);
+}
+
+static st_status own(st_model *m, float *p) {
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        float **q = realloc(m->owned, (size_t)cap * sizeof *q);
+        if (!q) { free(p); return st_errorf(ST_E_NOMEM, "out of memory"); }
+        m->owned = q;
+        m->cap_owned = cap;
+    }
+    m->owned[m->n_owned++] = p;
+    return ST_OK;
+}
+
+st_status st_model_weight(st_model *m, st_weight *w, const char *name, int64_t cols, int64_t rows, int required) {
+    const char *path = st_gguf_path(m->gguf);
+    const st_gguf_tensor *t = st_gguf_find_tensor(m->gguf, name);
+    *w = (st_weight){0};
+    if (!t) {
+        if (required) return st_errorf(ST_E_FORMAT, "%s: missing tensor '%s' (architecture %s)", path, name, arch_of(m));
+        return ST_OK;
+    }
+    if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
+        return st_errorf(ST_E_FORMAT, "%s: tensor '%s' has shape [%lld, %lld] (%d dims), expected [%lld, %lld]", path, name,
+                         (long long)t->ne[0], (long long)t->ne[1], t->n_dims, (long long)cols, (long long)rows);
+    const st_type_traits *tr = st_type_traits_get(t->type);
+    if (!tr || !tr->compute)
+        return st_errorf(ST_E_UNSUPPORTED, "%s: tensor '%s' has type %s, which softthink cannot compute with", path, name,
+                         tr ? tr->name : "unknown");
+    *w = (st_weight){.data = t->data, .type = t->type, .ne = {cols, rows}, .name = t->name};
+    return ST_OK;
+}
+
+st_status st_model_vector(st_model *m, float **out, const char *name, int64_t n, int required) {
+    const char *path = st_gguf_path(m->gguf);
+    const st_gguf_tensor *t = st_gguf_find_tensor(m->gguf, name);
+    *out = NULL;
+    if (!t) {
+        if (required) return st_errorf(ST_E_FORMAT, "%s: missing tensor '%s' (architecture %s)", path, name, arch_of(m));
+        return ST_OK;
+    }
+    if (t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3] != n || t->ne[0] != n)
+        return st_errorf(ST_E_FORMAT, "%s: tensor '%s' has %lld elements, expected a vector of %lld", path, name,
+                         (long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]), (long long)n);
+    const st_type_traits *tr = st_type_traits_get(t->type);
+    if (!tr || !tr->to_float || n % tr->blck_size)
+        return st_errorf(ST_E_UNSUPPORTED, "%s: tensor '%s' has type %s, which cannot be converted to f32", path, name,
+                         tr ? tr->name : "unknown");
+    float *v = malloc((size_t)n * sizeof(float));
+    if (!v) return st_errorf(ST_E_NOMEM, "out of memory loading '%s'", name);
+    tr->to_float(t->data, v, n);
+    ST_TRY(own(m, v));
+    *out = v;
+    return ST_OK;
+}
+
+static st_status fill_info(st_model *m) {
+    st_model_info *in = &m->info;
+    const st_hparams *hp = &m->hp;
+    in->arch_name = arch_of(m);
+    const st_gguf_kv *kv = st_gguf_find(m->gguf, "general.name");
+    in->name = kv && kv->value.type == ST_GGUF_STRING ? kv->value.v.str.s : "";
+    in->n_vocab = hp->n_vocab;
+    in->n_embd = hp->n_embd;
+    in->n_layer = hp->n_layer;
+    in->n_head = hp->n_head;
+    in->n_head_kv = hp->n_head_kv;
+    in->head_dim = hp->head_dim;
+    in->n_ff = hp->n_ff;
+    in->n_ctx_train = hp->n_ctx_train;
+    in->tied_output = m->output.data == m->tok_embd.data;
+    in->file_size = st_gguf_file_size(m->gguf);
+    for (int64_t i = 0; i < st_gguf_n_tensors(m->gguf); i++) {
+        const st_gguf_tensor *t = st_gguf_tensor_at(m->gguf, i);
+        in->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        in->weight_bytes += t->nbytes;
+        if ((int)t->type >= 0 && t->type < ST_TYPE_COUNT) in->type_counts[t->type]++;
+    }
+    return ST_OK;
+}
+
+st_status st_model_load(const char *path, const st_model_params *params, st_model **out) {
+    *out = NULL;
+    if (!path) return st_errorf(ST_E_ARG, "model path is NULL");
+    st_model *m = calloc(1, sizeof *m);
+    if (!m) return st_errorf(ST_E_NOMEM, "out of memory");
+    st_status s = st_gguf_open(path, &m->gguf);
+    if (s != ST_OK) { free(m); return s; }
+
+    const char *arch = NULL;
+    s = st_gguf_get_str(m->gguf, "general.architecture", &arch);
+    if (s != ST_OK) goto fail;
+    int a = -1;
+    for (int i = 0; i < ST_ARCH_COUNT; i++)
+        if (!strcmp(arch, arch_names[i])) a = i;
+    if (a < 0) {
+        s = st_errorf(ST_E_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama, qwen2, qwen3, gpt2)", path, arch);
+        goto fail;
+    }
+    m->info.arch = (st_arch)a;
+    s = a == ST_ARCH_GPT2 ? st_arch_gpt2_load(m) : st_arch_llama_load(m, (st_arch)a);
+    if (s != ST_OK) goto fail;
+    fill_info(m);
+    (void)params;
+    *out = m;
+    return ST_OK;
+fail:
+    st_model_free(m);
+    return s;
+}
+
+void st_model_free(st_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    st_gguf_close(m->gguf);
+    free(m);
+}
+
+const st_model_info *st_model_get_info(const st_model *m) { return &m->info; }
+const struct st_gguf *st_model_gguf(const st_model *m) { return m->gguf; }
+
+static void embed_row(const st_model *m, st_token tok, float *out) {
+    const st_weight *e = &m->tok_embd;
+    size_t row = st_row_size(e->type, e->ne[0]);
+    st_type_traits_get(e->type)->to_float((const char *)e->data + (size_t)tok * row, out, e->ne[0]);
+}
+
+st_status st_model_embed_token(const st_model *m, st_token tok, float *out) {
+    if (tok < 0 || tok >= m->hp.n_vocab)
+        return st_errorf(ST_E_ARG, "token id %d out of range [0, %d)", tok, m->hp.n_vocab);
+    embed_row(m, tok, out);
+    return ST_OK;
+}
+
+st_status st_model_embed_mixture(const st_model *m, int k, const st_token *ids, const float *w, float *out) {
+    int d = m->hp.n_embd;
+    if (k < 1) return st_errorf(ST_E_ARG, "mixture of %d embeddings", k);
+    for (int j = 0; j < k; j++)
+        if (ids[j] < 0 || ids[j] >= m->hp.n_vocab)
+            return st_errorf(ST_E_ARG, "mixture token id %d out of range [0, %d)", ids[j], m->hp.n_vocab);
+    float *row = malloc((size_t)d * sizeof(float));
+    if (!row) return st_errorf(ST_E_NOMEM, "out of memory");
+    memset(out, 0, (size_t)d * sizeof(float));
+    for (int j = 0; j < k; j++) {
+        embed_row(m, ids[j], row);
+        for (int i = 0; i < d; i++) out[i] += w[j] * row[i];
+    }
+    free(row);
+    return ST_OK;
+}

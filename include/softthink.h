@@ -197,6 +197,132 @@ st_status st_sampler_sample(st_sampler *s, const float *logits, st_token *tok, f
 /* Uniform double in [0, 1) from the sampler's own RNG. */
 double st_sampler_uniform(st_sampler *s);
 
+/* ---------------------------------------------------------------- tokenizer
+ * Loaded from GGUF metadata (tokenizer.ggml.*), a Hugging Face tokenizer
+ * directory, or a llama2.c tokenizer .bin. Byte-level BPE ("gpt2") with the
+ * pre-tokenizer named by tokenizer.ggml.pre, and SentencePiece-style ("llama")
+ * vocabularies. Ids match llama.cpp's tokenizer. A loaded tokenizer is
+ * read-only: any number of threads may use it at once. */
+typedef struct st_tokenizer st_tokenizer;
+
+typedef enum st_vocab_kind { ST_VOCAB_SPM = 1, ST_VOCAB_BPE = 2 } st_vocab_kind;
+
+/* Token types, numbered like GGUF's tokenizer.ggml.token_type. */
+typedef enum st_token_type {
+    ST_TOKEN_NORMAL = 1, ST_TOKEN_UNKNOWN = 2, ST_TOKEN_CONTROL = 3,
+    ST_TOKEN_USER_DEFINED = 4, ST_TOKEN_UNUSED = 5, ST_TOKEN_BYTE = 6,
+} st_token_type;
+
+/* Tokenizer from an open GGUF (the handle may be closed afterwards). */
+st_status st_tokenizer_load_gguf(const struct st_gguf *g, st_tokenizer **out);
+/* Tokenizer from a .gguf file, a Hugging Face directory (tokenizer.json, or
+ * vocab.json + merges.txt + added_tokens.json/tokenizer_config.json) or a llama2.c .bin. */
+st_status st_tokenizer_load_file(const char *path, st_tokenizer **out);
+void st_tokenizer_free(st_tokenizer *t);
+
+int st_tokenizer_n_vocab(const st_tokenizer *t);
+st_vocab_kind st_tokenizer_kind(const st_tokenizer *t);
+/* Pre-tokenizer name ("qwen2", "gpt-2", ...; "default" for SPM). */
+const char *st_tokenizer_pre(const st_tokenizer *t);
+/* Special ids; -1 when the vocabulary has none. */
+st_token st_tokenizer_bos(const st_tokenizer *t);
+st_token st_tokenizer_eos(const st_tokenizer *t);
+st_token st_tokenizer_eot(const st_tokenizer *t);
+/* Whether st_tokenize(add_special=1) puts BOS first (as the metadata says). */
+int st_tokenizer_adds_bos(const st_tokenizer *t);
+/* 1 if generating `id` ends the turn (EOS, EOT, <|im_end|>, <|endoftext|>, ...). */
+int st_tokenizer_is_eog(const st_tokenizer *t, st_token id);
+/* Type of a token; 0 for an id out of range. */
+st_token_type st_tokenizer_token_type(const st_tokenizer *t, st_token id);
+/* The vocabulary entry's text as stored (byte-level or with U+2581); NULL if out of range. */
+const char *st_tokenizer_token_text(const st_tokenizer *t, st_token id);
+/* Id of the entry whose stored text is exactly `text`, -1 if none. */
+st_token st_tokenizer_find(const st_tokenizer *t, const char *text);
+
+/* Tokenize text[0..len). add_special: add BOS/EOS as the vocabulary's metadata
+ * says. parse_special: control tokens written in the text (<|im_start|>) become
+ * their ids; off, they are plain text. User-defined added tokens (<think>,
+ * DeepSeek's byte-like tokens, MPT's space runs) are whole tokens either way,
+ * as in llama.cpp and Hugging Face. Bytes that are not well-formed UTF-8 are
+ * each replaced by U+FFFD. Writes up to max ids; *n gets the number the text
+ * needs; ST_E_FULL (with *n set) when max is too small. */
+st_status st_tokenize(const st_tokenizer *t, const char *text, size_t len, int add_special,
+                      int parse_special, st_token *out, int max, int *n);
+
+/* Detokenization flags. Without flags the result is the exact inverse of st_tokenize. */
+#define ST_DETOK_SPECIAL    1u /* render control/unknown tokens as their text (default: nothing) */
+#define ST_DETOK_KEEP_SPACE 2u /* SPM: keep the space the tokenizer put before the text */
+#define ST_DETOK_CLEAN      4u /* llama.cpp's clean-up (" ," -> ",", " 's" -> "'s", ...) where the vocab asks for it */
+
+/* Bytes of one token (special tokens as their text); NULL for an id out of range. */
+const char *st_token_piece(const st_tokenizer *t, st_token id, size_t *len);
+/* Concatenate the pieces of ids[0..n) into out (NUL-terminated when there is
+ * room); *len gets the byte count needed; ST_E_FULL if cap is too small. */
+st_status st_detokenize(const st_tokenizer *t, const st_token *ids, int n, unsigned flags,
+                        char *out, size_t cap, size_t *len);
+
+/* Streaming decode: each push emits only complete UTF-8 characters and holds
+ * back an incomplete tail; bytes that can never form a character are emitted
+ * as U+FFFD, so the concatenated output is always valid UTF-8. */
+typedef struct st_detok_stream {
+    const st_tokenizer *tok;
+    unsigned flags;
+    int started;               /* a text token has been seen (SPM space rule) */
+    int n_pend;
+    unsigned char pend[4];     /* incomplete UTF-8 tail */
+} st_detok_stream;
+void st_detok_stream_init(st_detok_stream *s, const st_tokenizer *t, unsigned flags);
+/* Decode one token into out; *len gets the bytes written (or needed, with
+ * ST_E_FULL, in which case the stream is unchanged). */
+st_status st_detok_stream_push(st_detok_stream *s, st_token id, char *out, size_t cap, size_t *len);
+/* Emit the held-back tail (as U+FFFD) and reset the UTF-8 state. */
+st_status st_detok_stream_flush(st_detok_stream *s, char *out, size_t cap, size_t *len);
+/* An out capacity that is always enough for one push or flush. */
+size_t st_detok_stream_max_out(const st_tokenizer *t);
+
+/* ---------------------------------------------------------------- chat templates
+ * Prompt formats of the reasoning model families. The formatted string does not
+ * contain BOS: tokenize it with add_special=1 and parse_special=1. */
+typedef enum st_chat_family {
+    ST_CHAT_PLAIN = 0,    /* "User: ...\n\nAssistant: " */
+    ST_CHAT_CHATML,       /* Qwen2.5 / QwQ: <|im_start|>role\n...<|im_end|>\n */
+    ST_CHAT_QWEN3,        /* ChatML; earlier assistant turns lose their <think> part */
+    ST_CHAT_DEEPSEEK_R1,  /* DeepSeek-R1(-Distill): <｜User｜>...<｜Assistant｜> */
+    ST_CHAT_LLAMA3,       /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+} st_chat_family;
+
+typedef struct st_chat_template {
+    st_chat_family family;
+    const char *name;            /* "qwen3", "qwen2.5", "chatml", "deepseek-r1", "llama3", "plain" */
+    const char *default_system;  /* used when there is no system message; NULL: none */
+} st_chat_template;
+
+typedef struct st_chat_msg {
+    const char *role;            /* "system", "user", "assistant" */
+    const char *content;
+} st_chat_msg;
+
+/* Template for a tokenizer's model: tokenizer.chat_template contents when the
+ * file has one, else the architecture and vocabulary; PLAIN as the fallback. */
+st_chat_template st_chat_template_detect(const st_tokenizer *t);
+/* Template by name (see st_chat_template.name; also "qwen", "qwq", "deepseek", "llama-3"). */
+st_status st_chat_template_by_name(const char *name, st_chat_template *out);
+/* Names accepted by st_chat_template_by_name, NULL-terminated. */
+const char *const *st_chat_template_names(void);
+/* Format a conversation. add_assistant: open the assistant turn; think: 1 opens
+ * it with "<think>\n", 0 with an empty "<think>\n\n</think>\n\n" (reasoning
+ * families; LLAMA3 / PLAIN add nothing when 0). *out is malloc'd; free() it. */
+st_status st_chat_format(const st_chat_template *tmpl, const st_chat_msg *msgs, int n,
+                         int add_assistant, int think, char **out);
+
+/* The strings that open and close a reasoning block and their single-token ids
+ * in the tokenizer (-1 when absent or not one token; t may be NULL). */
+typedef struct st_think_markers {
+    const char *start, *end;
+    st_token start_id, end_id;
+} st_think_markers;
+st_think_markers st_chat_think_markers(const st_chat_template *tmpl, const st_tokenizer *t);
+
 /* ---------------------------------------------------------------- synthetic models
  * Write a GGUF with random weights in the shape of a known model, for benchmarks. */
 typedef struct st_synth_params {

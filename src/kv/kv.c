@@ -11,12 +11,12 @@ st_status st_kv_init(st_kv *kv, int n_seq, int n_layer, int n_head_kv, int n_ctx
                          n_seq, n_layer, n_head_kv, n_ctx, head_dim);
     size_t n = (size_t)n_seq * n_layer * n_head_kv * n_ctx * head_dim;
     /* calloc: pages are only touched (made resident) as positions fill up */
-    kv->k = calloc(n, sizeof(float));
-    kv->v = calloc(n, sizeof(float));
+    kv->k = calloc(n, sizeof(st_f16));
+    kv->v = calloc(n, sizeof(st_f16));
     kv->len = calloc((size_t)n_seq, sizeof(int));
     if (!kv->k || !kv->v || !kv->len) {
         st_kv_free(kv);
-        return st_errorf(ST_E_NOMEM, "KV cache of %.1f MiB could not be allocated", 2.0 * n * 4 / 1048576.0);
+        return st_errorf(ST_E_NOMEM, "KV cache of %.1f MiB could not be allocated", 2.0 * n * sizeof(st_f16) / 1048576.0);
     }
     kv->n_seq = n_seq;
     kv->n_layer = n_layer;

@@ -9,6 +9,7 @@
 #include "../core/status.h"
 #include "../threads/pool.h"
 #include "model.h"
+#include "../core/fp16.h"
 
 struct st_context {
     st_model *model;
@@ -27,6 +28,7 @@ struct st_context {
     float *ff_a;     /* [n_batch][n_ff] */
     float *ff_b;     /* [n_batch][n_ff] */
     float *scores;   /* [n_threads][n_ctx] attention scores per thread */
+    st_f16 *q16;     /* [n_threads][head_dim] query in the cache's precision */
     float *rope_cs;  /* [n_batch][n_rot/2][2] cos, sin per token */
     void *mm_scratch;/* activation conversion for st_matmul */
     int32_t *out_rows; /* [n_batch] batch indices that asked for logits */
@@ -54,7 +56,7 @@ void st_context_free(st_context *c) {
     st_pool_free(c->pool);
     st_kv_free(&c->kv);
     free(c->x); free(c->xn); free(c->q); free(c->kc); free(c->vc); free(c->qkv); free(c->att);
-    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
+    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->q16); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
     free(c->logit_row); free(c->logits);
     free(c);
 }
@@ -92,6 +94,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     c->ff_a = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     c->ff_b = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     c->scores = malloc((size_t)p.n_threads * (size_t)p.n_ctx * sizeof(float));
+    c->q16 = malloc((size_t)p.n_threads * (size_t)hp->head_dim * sizeof(st_f16));
     c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
     c->out_rows = malloc(nb * sizeof(int32_t));
     c->logit_row = malloc(nb * sizeof(int));
@@ -106,7 +109,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     mm = max_sz(mm, st_matmul_scratch_size(m->output.type, m->output.ne[0], (int64_t)nb));
     c->mm_scratch = malloc(mm ? mm : 1);
     if (!c->x || !c->xn || !c->q || !c->kc || !c->vc || (hp->pos == ST_POS_LEARNED && !c->qkv) || !c->att ||
-        !c->ff_a || !c->ff_b || !c->scores || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
+        !c->ff_a || !c->ff_b || !c->scores || !c->q16 || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
         st_context_free(c);
         return st_errorf(ST_E_NOMEM, "out of memory allocating buffers for a batch of %d tokens", p.n_batch);
     }
@@ -245,25 +248,35 @@ static void matmul(st_context *c, const st_weight *w, const float *x, int n, flo
     st_matmul(c->pool, c->k, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->mm_scratch);
 }
 
-/* Attention task: (token, head) pairs split among threads. */
+/* y += a * x for a half-precision row. */
+static void axpy_f16(int n, float a, const st_f16 *x, float *y) {
+    for (int i = 0; i < n; i++) y[i] += a * st_f16_to_f32(x[i]);
+}
+
+/* Attention task: (token, head) pairs split among threads. Like llama.cpp,
+ * the query and the softmax weights are rounded to half precision before
+ * they meet the half-precision cache. */
 static void attention_task(void *arg, int ith, int nth) {
     st_context *c = arg;
     const st_hparams *hp = &c->model->hp;
     const st_batch *b = c->b;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd;
     float *sc = c->scores + (size_t)ith * c->p.n_ctx;
+    st_f16 *q16 = c->q16 + (size_t)ith * hd;
+    st_vec_dot_fn dot16 = c->k->vec_dot[ST_TYPE_F16];
     float scale = 1.0f / sqrtf((float)hd);
     int64_t lo, hi;
     st_split((int64_t)b->n_tokens * hp->n_head, ith, nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
         int t = (int)(job / hp->n_head), h = (int)(job % hp->n_head);
         int s = b->seq[t], n_pos = b->pos[t] + 1;
-        const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-        const float *K = st_kv_k(&c->kv, s, c->layer, h / group);
-        const float *V = st_kv_v(&c->kv, s, c->layer, h / group);
+        c->k->quantize_row[ST_TYPE_F16](c->q + (size_t)t * qd + (size_t)h * hd, q16, hd);
+        const st_f16 *K = st_kv_k(&c->kv, s, c->layer, h / group);
+        const st_f16 *V = st_kv_v(&c->kv, s, c->layer, h / group);
         float mx = -INFINITY;
         for (int p = 0; p < n_pos; p++) {
-            sc[p] = c->k->dot_f32(hd, q, K + (size_t)p * hd) * scale;
+            dot16(hd, &sc[p], K + (size_t)p * hd, q16);
+            sc[p] *= scale;
             if (sc[p] > mx) mx = sc[p];
         }
         double sum = 0;
@@ -274,7 +287,8 @@ static void attention_task(void *arg, int ith, int nth) {
         float inv = (float)(1.0 / sum);
         float *o = c->att + (size_t)t * qd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p < n_pos; p++) c->k->axpy_f32(hd, sc[p] * inv, V + (size_t)p * hd, o);
+        for (int p = 0; p < n_pos; p++)
+            axpy_f16(hd, st_f16_to_f32(st_f32_to_f16(sc[p] * inv)), V + (size_t)p * hd, o);
     }
 }
 
@@ -322,9 +336,9 @@ static void layer_forward(st_context *c, int l) {
         }
         /* append to this token's sequence cache at its position */
         for (int h = 0; h < hp->n_head_kv; h++) {
-            memcpy(st_kv_k(&c->kv, b->seq[t], l, h) + (size_t)b->pos[t] * hd, k + (size_t)h * hd, (size_t)hd * sizeof(float));
-            memcpy(st_kv_v(&c->kv, b->seq[t], l, h) + (size_t)b->pos[t] * hd, c->vc + (size_t)t * kvd + (size_t)h * hd,
-                   (size_t)hd * sizeof(float));
+            c->k->quantize_row[ST_TYPE_F16](k + (size_t)h * hd, st_kv_k(&c->kv, b->seq[t], l, h) + (size_t)b->pos[t] * hd, hd);
+            c->k->quantize_row[ST_TYPE_F16](c->vc + (size_t)t * kvd + (size_t)h * hd,
+                                            st_kv_v(&c->kv, b->seq[t], l, h) + (size_t)b->pos[t] * hd, hd);
         }
     }
     st_pool_run(c->pool, attention_task, c);

@@ -153,7 +153,9 @@ static st_status write_metadata(synth *s, const shape *sh, const char *arch, con
     ST_TRY(st_gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)s->n_layer));
     ST_TRY(st_gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)sh->n_ff));
     ST_TRY(st_gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)sh->n_head));
-    ST_TRY(st_gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)sh->n_head_kv));
+    /* gpt2 has no grouped-query attention */
+    int n_kv = strcmp(arch, "gpt2") ? sh->n_head_kv : sh->n_head;
+    ST_TRY(st_gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)n_kv));
     if (strcmp(arch, "gpt2") == 0) {
         ST_TRY(st_gguf_writer_set_f32(w, KEY("attention.layer_norm_epsilon"), sh->eps));
     } else {

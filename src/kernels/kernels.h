@@ -4,6 +4,7 @@
 #ifndef ST_KERNELS_H
 #define ST_KERNELS_H
 #include <stdint.h>
+#include <string.h>
 
 #include "softthink.h"
 #include "../tensor/quant.h"
@@ -38,5 +39,47 @@ const char *const *st_kernels_available(void);
 void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
                int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch);
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok);
+
+/* ---------------------------------------------------------------- internal
+ * Shared by the files of src/kernels only. Each ISA file defines one table;
+ * a SIMD table points at the scalar entries below for anything it does not
+ * vectorise, so every slot of every table is filled. */
+extern const st_kernels st_kernels_scalar_table;
+extern const st_kernels st_kernels_avx2_table;
+extern const st_kernels st_kernels_avx512_table;
+
+void st_vec_dot_f32_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_f16_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_bf16_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q4_0_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q4_1_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q5_0_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q5_1_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q8_0_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q4_K_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q5_K_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_vec_dot_q6_K_scalar(int64_t n, float *s, const void *w, const void *x);
+void st_quantize_row_f32_scalar(const float *x, void *y, int64_t n);
+void st_quantize_row_f16_scalar(const float *x, void *y, int64_t n);
+void st_quantize_row_bf16_scalar(const float *x, void *y, int64_t n);
+void st_quantize_row_q8_0_scalar(const float *x, void *y, int64_t n);
+void st_quantize_row_q8_1_scalar(const float *x, void *y, int64_t n);
+void st_quantize_row_q8_K_scalar(const float *x, void *y, int64_t n);
+float st_dot_f32_scalar(int64_t n, const float *a, const float *b);
+void st_axpy_f32_scalar(int64_t n, float a, const float *x, float *y);
+
+/* The eight 6-bit scales and eight mins of a Q4_K/Q5_K super-block, four per
+ * 32-bit word (sc[0..3], sc[4..7], m[0..3], m[4..7]): the SIMD kernels load
+ * them as vectors, so they are produced word-wise rather than byte by byte. */
+static inline void st_unpack_k4_scales(const uint8_t s12[12], uint32_t out[4]) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s12, 4);
+    memcpy(&u1, s12 + 4, 4);
+    memcpy(&u2, s12 + 8, 4);
+    out[0] = u0 & 0x3f3f3f3fu;
+    out[1] = (u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4;
+    out[2] = u1 & 0x3f3f3f3fu;
+    out[3] = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4;
+}
 
 #endif

@@ -1,0 +1,522 @@
+/* AVX-512 (F, BW, VL, DQ, VNNI, BF16) kernels.
+ *
+ * 32-element block formats are processed two blocks per 512-bit register:
+ * vpdpbusd leaves block i's partial sums in int32 lanes 0-7 and block i+1's
+ * in lanes 8-15, so one float FMA against [s_i x8, s_i+1 x8] applies both
+ * scales. K-quants take 64 elements per register and apply their 16-bit
+ * sub-block scales with vpdpwssd on the vpmaddubsw pair sums. vpdpbusd wants
+ * an unsigned first operand, so weights are kept unsigned and offsets are
+ * subtracted as scaled sums of the activations. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+static inline float h2f(st_f16 h) { return _cvtsh_ss(h); }
+
+/* [s0 x8, s1 x8] */
+static inline __m512 scale2(float s0, float s1) {
+    return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
+}
+
+/* 32 bytes of block p0 and 32 of block p1 in one register. */
+static inline __m512i load2x32(const void *p0, const void *p1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+/* Nibbles of two 32-blocks (16 packed bytes each) in element order:
+ * [lo(q0), hi(q0), lo(q1), hi(q1)] per 128-bit lane, matching two activation blocks. */
+static inline __m512i nibbles2x32(const uint8_t *q0, const uint8_t *q1) {
+    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+                                              _mm_loadu_si128((const __m128i *)q1), 1);
+    const __m512i z = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), _mm512_castsi256_si512(t));
+    const __m512i sh = _mm512_setr_epi64(0, 0, 0x0004000400040004ll, 0x0004000400040004ll, 0, 0,
+                                         0x0004000400040004ll, 0x0004000400040004ll);
+    return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi8(15));
+}
+
+/* ---------------------------------------------------------------- f32 / f16 / bf16 */
+
+static float dot_f32(int64_t n, const float *a, const float *b) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+        acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
+        acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+    }
+    for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+static void axpy_f32(int64_t n, float a, const float *x, float *y) {
+    const __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+        _mm512_storeu_ps(y + i + 16, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16)));
+    }
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+static void vec_dot_f32(int64_t n, float *s, const void *w, const void *x) { *s = dot_f32(n, w, x); }
+
+static inline __m512 load_f16(const st_f16 *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) {
+    const st_f16 *a = w, *b = x;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        acc0 = _mm512_fmadd_ps(load_f16(a + i), load_f16(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(load_f16(a + i + 16), load_f16(b + i + 16), acc1);
+        acc2 = _mm512_fmadd_ps(load_f16(a + i + 32), load_f16(b + i + 32), acc2);
+        acc3 = _mm512_fmadd_ps(load_f16(a + i + 48), load_f16(b + i + 48), acc3);
+    }
+    for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(load_f16(a + i), load_f16(b + i), acc0);
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i)),
+                               _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), acc1);
+    }
+    *s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+/* vdpbf16ps: pairs of bf16 products (exact in f32) added into f32 lanes. */
+static inline __m512 dp_bf16(__m512 acc, __m512i a, __m512i b) {
+    return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+}
+
+static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) {
+    const st_bf16 *a = w, *b = x;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int64_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        acc0 = dp_bf16(acc0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+        acc1 = dp_bf16(acc1, _mm512_loadu_si512(a + i + 32), _mm512_loadu_si512(b + i + 32));
+        acc2 = dp_bf16(acc2, _mm512_loadu_si512(a + i + 64), _mm512_loadu_si512(b + i + 64));
+        acc3 = dp_bf16(acc3, _mm512_loadu_si512(a + i + 96), _mm512_loadu_si512(b + i + 96));
+    }
+    for (; i + 32 <= n; i += 32) acc0 = dp_bf16(acc0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+    if (i < n) {
+        const __mmask32 m = (__mmask32)((1u << (n - i)) - 1);
+        acc1 = dp_bf16(acc1, _mm512_maskz_loadu_epi16(m, a + i), _mm512_maskz_loadu_epi16(m, b + i));
+    }
+    *s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+/* ---------------------------------------------------------------- 32-element blocks */
+
+static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) {
+    const block_q8_0 *a = w;
+    const block_q8_0 *b = x;
+    const int64_t nb = n / QK8_0;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        for (int k = 0; k < 2; k++) {
+            const int64_t j = i + 2 * k;
+            const __m512i q = load2x32(a[j].qs, a[j + 1].qs);
+            const __m512i y = load2x32(b[j].qs, b[j + 1].qs);
+            /* signed x signed: move q's sign onto y; |q| <= 128 fits the unsigned operand */
+            const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), _mm512_setzero_si512(), y);
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
+            const __m512 sc = scale2(h2f(a[j].d) * h2f(b[j].d), h2f(a[j + 1].d) * h2f(b[j + 1].d));
+            if (k == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc0);
+            else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc1);
+        }
+    }
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    if (i < nb) {
+        float t;
+        st_vec_dot_q8_0_scalar((nb - i) * QK8_0, &t, &a[i], &b[i]);
+        sum += t;
+    }
+    *s = sum;
+}
+
+static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) {
+    const block_q4_0 *a = w;
+    const block_q8_0 *b = x;
+    const int64_t nb = n / QK4_0;
+    const __m512i eight = _mm512_set1_epi8(8);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        for (int k = 0; k < 2; k++) {
+            const int64_t j = i + 2 * k;
+            const __m512i q = nibbles2x32(a[j].qs, a[j + 1].qs);
+            const __m512i y = load2x32(b[j].qs, b[j + 1].qs);
+            /* (q - 8) . y = q . y - 8 * sum(y) */
+            const __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y),
+                                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y));
+            const __m512 sc = scale2(h2f(a[j].d) * h2f(b[j].d), h2f(a[j + 1].d) * h2f(b[j + 1].d));
+            if (k == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc0);
+            else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc1);
+        }
+    }
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    if (i < nb) {
+        float t;
+        st_vec_dot_q4_0_scalar((nb - i) * QK4_0, &t, &a[i], &b[i]);
+        sum += t;
+    }
+    *s = sum;
+}
+
+static void vec_dot_q4_1(int64_t n, float *s, const void *w, const void *x) {
+    const block_q4_1 *a = w;
+    const block_q8_1 *b = x;
+    const int64_t nb = n / QK4_1;
+    __m512 acc = _mm512_setzero_ps();
+    float summ = 0;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m512i q = nibbles2x32(a[i].qs, a[i + 1].qs);
+        const __m512i y = load2x32(b[i].qs, b[i + 1].qs);
+        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
+        summ += h2f(a[i].m) * h2f(b[i].s) + h2f(a[i + 1].m) * h2f(b[i + 1].s);
+    }
+    float sum = _mm512_reduce_add_ps(acc) + summ;
+    if (i < nb) {
+        float t;
+        st_vec_dot_q4_1_scalar(QK4_1, &t, &a[i], &b[i]);
+        sum += t;
+    }
+    *s = sum;
+}
+
+/* Fifth bits of two Q5 blocks as a 64-bit mask in element order. */
+static inline __mmask64 q5_high_bits(const uint8_t *qh0, const uint8_t *qh1) {
+    uint32_t h0, h1;
+    memcpy(&h0, qh0, 4);
+    memcpy(&h1, qh1, 4);
+    return (__mmask64)((uint64_t)h1 << 32 | h0);
+}
+
+static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) {
+    const block_q5_0 *a = w;
+    const block_q8_0 *b = x;
+    const int64_t nb = n / QK5_0;
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m512i q = nibbles2x32(a[i].qs, a[i + 1].qs);
+        q = _mm512_mask_add_epi8(q, q5_high_bits(a[i].qh, a[i + 1].qh), q, sixteen);
+        const __m512i y = load2x32(b[i].qs, b[i + 1].qs);
+        const __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, y));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
+    }
+    float sum = _mm512_reduce_add_ps(acc);
+    if (i < nb) {
+        float t;
+        st_vec_dot_q5_0_scalar(QK5_0, &t, &a[i], &b[i]);
+        sum += t;
+    }
+    *s = sum;
+}
+
+static void vec_dot_q5_1(int64_t n, float *s, const void *w, const void *x) {
+    const block_q5_1 *a = w;
+    const block_q8_1 *b = x;
+    const int64_t nb = n / QK5_1;
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    __m512 acc = _mm512_setzero_ps();
+    float summ = 0;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m512i q = nibbles2x32(a[i].qs, a[i + 1].qs);
+        q = _mm512_mask_add_epi8(q, q5_high_bits(a[i].qh, a[i + 1].qh), q, sixteen);
+        const __m512i y = load2x32(b[i].qs, b[i + 1].qs);
+        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
+        summ += h2f(a[i].m) * h2f(b[i].s) + h2f(a[i + 1].m) * h2f(b[i + 1].s);
+    }
+    float sum = _mm512_reduce_add_ps(acc) + summ;
+    if (i < nb) {
+        float t;
+        st_vec_dot_q5_1_scalar(QK5_1, &t, &a[i], &b[i]);
+        sum += t;
+    }
+    *s = sum;
+}
+
+/* ---------------------------------------------------------------- K-quants */
+
+/* 32 bytes of packed nibbles -> 64 values: low nibbles (elements 0..31) in the
+ * low half, high nibbles (32..63) in the high half. */
+static inline __m512i nibbles64(const uint8_t *q) {
+    const __m256i t = _mm256_loadu_si256((const __m256i *)q);
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+    return _mm512_and_si512(z, _mm512_set1_epi8(15));
+}
+
+/* int16 lane pattern [k x16, k+1 x16] for vpermw: sub-blocks k, k+1 of 32 elements. */
+static inline __m512i idx_pair(int k) {
+    return _mm512_inserti64x4(_mm512_set1_epi16((short)k), _mm256_set1_epi16((short)(k + 1)), 1);
+}
+
+/* Mins term of Q4_K/Q5_K: sum_j m_j * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes. */
+static inline __m128i k4_mins_dot(const uint32_t sm[4], const int16_t *bsums) {
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[3], (int)sm[2]));
+    const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    return _mm_madd_epi16(mins, _mm_hadd_epi16(b0, b1));
+}
+
+static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) {
+    const block_q4_K *a = w;
+    const block_q8_K *b = x;
+    const int64_t nb = n / QK_K;
+    const __m512i idx0 = idx_pair(0), idx1 = idx_pair(2), idx2 = idx_pair(4), idx3 = idx_pair(6);
+    __m512 acc = _mm512_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = b[i].d * h2f(a[i].d), dmin = -b[i].d * h2f(a[i].dmin);
+        uint32_t sm[4];
+        st_unpack_k4_scales(a[i].scales, sm);
+        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins_dot(sm, b[i].bsums)), accm);
+        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[1], (int)sm[0])));
+        const uint8_t *q4 = a[i].qs;
+        const int8_t *q8 = b[i].qs;
+        /* vpmaddubsw pairs <= 2*15*127, times a 6-bit scale: int32 has ample room */
+        __m512i s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(nibbles64(q4), _mm512_loadu_si512(q8)),
+                                         _mm512_permutexvar_epi16(idx0, sc));
+        __m512i s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(nibbles64(q4 + 32), _mm512_loadu_si512(q8 + 64)),
+                                         _mm512_permutexvar_epi16(idx1, sc));
+        s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(nibbles64(q4 + 64), _mm512_loadu_si512(q8 + 128)),
+                                 _mm512_permutexvar_epi16(idx2, sc));
+        s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(nibbles64(q4 + 96), _mm512_loadu_si512(q8 + 192)),
+                                 _mm512_permutexvar_epi16(idx3, sc));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc);
+    }
+    __m128 m = accm;
+    m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *s = _mm512_reduce_add_ps(acc) + _mm_cvtss_f32(m);
+}
+
+static void vec_dot_q5_K(int64_t n, float *s, const void *w, const void *x) {
+    const block_q5_K *a = w;
+    const block_q8_K *b = x;
+    const int64_t nb = n / QK_K;
+    const __m512i idx[4] = {idx_pair(0), idx_pair(2), idx_pair(4), idx_pair(6)};
+    /* bit 2j in the low half (first 32 elements of chunk j), bit 2j+1 in the high half */
+    __m512i bit[4];
+    for (int j = 0; j < 4; j++) bit[j] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 2 * j)), _mm256_set1_epi8((char)(1 << (2 * j + 1))), 1);
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    __m512 acc = _mm512_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = b[i].d * h2f(a[i].d), dmin = -b[i].d * h2f(a[i].dmin);
+        uint32_t sm[4];
+        st_unpack_k4_scales(a[i].scales, sm);
+        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins_dot(sm, b[i].bsums)), accm);
+        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[1], (int)sm[0])));
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a[i].qh));
+        __m512i sumi = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512i q = nibbles64(a[i].qs + 32 * j);
+            q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(qh, bit[j]), q, sixteen);
+            const __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(b[i].qs + 64 * j));
+            sumi = _mm512_dpwssd_epi32(sumi, p, _mm512_permutexvar_epi16(idx[j], sc));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    __m128 m = accm;
+    m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *s = _mm512_reduce_add_ps(acc) + _mm_cvtss_f32(m);
+}
+
+/* Q6_K values kept unsigned (0..63; vpmaddubsw pairs <= 2*63*127 fit int16);
+ * the -32 offset is 32 * sum_g scale_g * bsums_g, subtracted once per super-block. */
+static void vec_dot_q6_K(int64_t n, float *s, const void *w, const void *x) {
+    const block_q6_K *a = w;
+    const block_q8_K *b = x;
+    const int64_t nb = n / QK_K;
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(0x30);
+    /* per-half shift counts: elements 0..31 take qh bits 0-1, 32..63 bits 2-3,
+     * 64..95 bits 4-5, 96..127 bits 6-7; all moved to bits 4-5 */
+    const __m512i shl_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr_b = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    /* int16 lanes [g x8, g+1 x8, g+2 x8, g+3 x8] for four groups of 16 */
+    __m512i idx[4];
+    for (int k = 0; k < 4; k++) {
+        const __m256i lo = _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * k)), _mm_set1_epi16((short)(4 * k + 1)), 1);
+        const __m256i hi = _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * k + 2)), _mm_set1_epi16((short)(4 * k + 3)), 1);
+        idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = b[i].d * h2f(a[i].d);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
+        const __m512i sc = _mm512_castsi256_si512(sc16);
+        const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums), sc16);
+        __m512i sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
+        for (int h = 0; h < 2; h++) {
+            const __m512i ql = _mm512_loadu_si512(a[i].ql + 64 * h);
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h)));
+            const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl_a), m2));
+            const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                               _mm512_and_si512(_mm512_srlv_epi16(qh, shr_b), m2));
+            const int8_t *q8 = b[i].qs + 128 * h;
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qa, _mm512_loadu_si512(q8)), _mm512_permutexvar_epi16(idx[2 * h], sc));
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qb, _mm512_loadu_si512(q8 + 64)), _mm512_permutexvar_epi16(idx[2 * h + 1], sc));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    *s = _mm512_reduce_add_ps(acc);
+}
+
+/* ---------------------------------------------------------------- activation quantizers */
+
+static void quantize_row_f16(const float *x, void *y, int64_t n) {
+    st_f16 *h = y;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(h + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(h + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+}
+
+/* Round to nearest even on the bits, as st_f32_to_bf16 (vcvtneps2bf16 would
+ * flush subnormals, which the reference does not); NaNs stay quiet NaNs. */
+static inline __m256i f32_to_bf16_16(__m512 v) {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    const __m512i q = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(64));
+    return _mm512_cvtepi32_epi16(q);
+}
+
+static void quantize_row_bf16(const float *x, void *y, int64_t n) {
+    st_bf16 *h = y;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(h + i), f32_to_bf16_16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(h + i, m, f32_to_bf16_16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* roundf (halves away from zero), as the Q8_0/Q8_1 reference: truncate, then
+ * step one away from zero where the dropped fraction is >= 0.5. */
+static inline __m512i round_away_epi32(__m512 v) {
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+    const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512 step = _mm512_or_ps(_mm512_and_ps(v, _mm512_set1_ps(-0.0f)), _mm512_set1_ps(1.0f));
+    return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, step));
+}
+
+/* One 32-block as ggml's reference: d = amax/127 in f32, id = 1/d, roundf(x*id). */
+static inline float quant_block_8bit(const float *x, int8_t *qs, int *sum) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 = round_away_epi32(_mm512_mul_ps(v0, vid)), q1 = round_away_epi32(_mm512_mul_ps(v1, vid));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(q1));
+    if (sum) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    return d;
+}
+
+static void quantize_row_q8_0(const float *x, void *vy, int64_t n) {
+    block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0)
+        y[i].d = st_f32_to_f16(quant_block_8bit(x, y[i].qs, NULL));
+}
+
+static void quantize_row_q8_1(const float *x, void *vy, int64_t n) {
+    block_q8_1 *y = vy;
+    for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
+        int sum;
+        const float d = quant_block_8bit(x, y[i].qs, &sum);
+        y[i].d = st_f32_to_f16(d);
+        y[i].s = st_f32_to_f16((float)sum * d);
+    }
+}
+
+/* As ggml's reference: the first element of largest magnitude maps to -127
+ * exactly (iscale = -127/max), halves to even (vcvtps2dq under the default
+ * MXCSR, like lrintf), and a saturating narrow is the MIN(127, v) clamp. */
+static void quantize_row_q8_K(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 m = _mm512_setzero_ps();
+        for (int k = 0; k < QK_K; k += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + k)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0;
+        for (int k = 0; k < QK_K; k += 16) {
+            const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + k)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) {
+                max = x[k + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m512 vs = _mm512_set1_ps(iscale);
+        __m512i sums = _mm512_setzero_si512();
+        for (int g = 0; g < QK_K / 16; g++) {
+            const __m128i q = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + 16 * g))));
+            _mm_storeu_si128((__m128i *)(y[i].qs + 16 * g), q);
+            /* sum of the 16 stored bytes via vpsadbw on biased bytes: sum(q + 128) - 16*128 */
+            const __m128i sad = _mm_sad_epu8(_mm_xor_si128(q, _mm_set1_epi8((char)0x80)), _mm_setzero_si128());
+            const int gs = _mm_cvtsi128_si32(sad) + _mm_extract_epi16(sad, 4) - 16 * 128;
+            sums = _mm512_mask_set1_epi32(sums, (__mmask16)(1u << g), gs);
+        }
+        _mm256_storeu_si256((__m256i *)y[i].bsums, _mm512_cvtepi32_epi16(sums));
+        y[i].d = 1 / iscale;
+    }
+}
+
+static void quantize_row_f32(const float *x, void *y, int64_t n) { memcpy(y, x, (size_t)n * sizeof(float)); }
+
+const st_kernels st_kernels_avx512_table = {
+    .isa = "avx512",
+    .vec_dot = {
+        [ST_TYPE_F32] = vec_dot_f32,
+        [ST_TYPE_F16] = vec_dot_f16,
+        [ST_TYPE_BF16] = vec_dot_bf16,
+        [ST_TYPE_Q4_0] = vec_dot_q4_0,
+        [ST_TYPE_Q4_1] = vec_dot_q4_1,
+        [ST_TYPE_Q5_0] = vec_dot_q5_0,
+        [ST_TYPE_Q5_1] = vec_dot_q5_1,
+        [ST_TYPE_Q8_0] = vec_dot_q8_0,
+        [ST_TYPE_Q4_K] = vec_dot_q4_K,
+        [ST_TYPE_Q5_K] = vec_dot_q5_K,
+        [ST_TYPE_Q6_K] = vec_dot_q6_K,
+    },
+    .quantize_row = {
+        [ST_TYPE_F32] = quantize_row_f32,
+        [ST_TYPE_F16] = quantize_row_f16,
+        [ST_TYPE_BF16] = quantize_row_bf16,
+        [ST_TYPE_Q8_0] = quantize_row_q8_0,
+        [ST_TYPE_Q8_1] = quantize_row_q8_1,
+        [ST_TYPE_Q8_K] = quantize_row_q8_K,
+    },
+    .dot_f32 = dot_f32,
+    .axpy_f32 = axpy_f32,
+};

@@ -1,0 +1,139 @@
+/* y = W x for a batch of activation rows, on the thread pool.
+ *
+ * Phase 1 converts the activations to the weight type's vec_dot_type once
+ * (threads split the blocks), phase 2 splits weight rows among threads. With
+ * one token (decode) this is a matrix-vector product bound by memory
+ * bandwidth: each thread streams a contiguous run of rows exactly once. With
+ * several tokens, a small tile of weight rows is kept in cache while it meets
+ * every activation row, so weights are read from memory once per call rather
+ * than once per token. */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "threads/pool.h"
+
+typedef struct mm_task {
+    st_pool *pool;
+    st_vec_dot_fn dot;
+    const uint8_t *W;
+    size_t w_row;           /* bytes per weight row */
+    int64_t rows, cols, n_tok;
+    float *y;
+    /* activations in vec_dot_type */
+    const uint8_t *xq;
+    size_t x_row;
+    /* phase 1 (absent when the weights pair with plain f32 activations) */
+    st_quantize_row_fn quant;
+    const float *x;
+    uint8_t *scratch;
+    int64_t q_blocks, q_blck;
+    size_t q_bsize;
+    /* phase 2: rows are handed out in chunks, first chunk ith per thread, then
+     * by this counter, so a thread slowed by the OS takes fewer chunks. */
+    int64_t chunk_rows, n_chunks;
+    atomic_llong next_chunk;
+} mm_task;
+
+/* Activation rows processed against one weight-row tile before moving on:
+ * 16 rows of a few KiB each stay in L1/L2 while the tile is reused. */
+#define TOK_TILE 16
+/* Bytes of weight rows in one tile: small enough to stay in L2 across a token tile. */
+#define ROW_TILE_BYTES (64 * 1024)
+
+static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
+    const st_vec_dot_fn dot = t->dot;
+    const int64_t rows = t->rows, cols = t->cols;
+    if (t->n_tok == 1) {
+        float *y = t->y;
+        const uint8_t *w = t->W + (size_t)r0 * t->w_row;
+        for (int64_t r = r0; r < r1; r++, w += t->w_row) dot(cols, &y[r], w, t->xq);
+        return;
+    }
+    int64_t row_tile = (int64_t)(ROW_TILE_BYTES / (t->w_row ? t->w_row : 1));
+    if (row_tile < 1) row_tile = 1;
+    for (int64_t rb = r0; rb < r1; rb += row_tile) {
+        const int64_t re = rb + row_tile < r1 ? rb + row_tile : r1;
+        for (int64_t tb = 0; tb < t->n_tok; tb += TOK_TILE) {
+            const int64_t te = tb + TOK_TILE < t->n_tok ? tb + TOK_TILE : t->n_tok;
+            for (int64_t r = rb; r < re; r++) {
+                const uint8_t *w = t->W + (size_t)r * t->w_row;
+                for (int64_t k = tb; k < te; k++) dot(cols, &t->y[k * rows + r], w, t->xq + (size_t)k * t->x_row);
+            }
+        }
+    }
+}
+
+static void mm_run(void *arg, int ith, int nth) {
+    mm_task *t = arg;
+    if (t->quant) {
+        int64_t lo, hi;
+        st_split(t->q_blocks, ith, nth, &lo, &hi);
+        if (hi > lo) t->quant(t->x + lo * t->q_blck, t->scratch + (size_t)lo * t->q_bsize, (hi - lo) * t->q_blck);
+        /* rows are independent of each other but every row needs all activations */
+        if (nth > 1) st_pool_barrier(t->pool);
+    }
+    for (int64_t c = ith; c < t->n_chunks; c = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed)) {
+        const int64_t r0 = c * t->chunk_rows;
+        const int64_t r1 = r0 + t->chunk_rows < t->rows ? r0 + t->chunk_rows : t->rows;
+        mm_rows(t, r0, r1);
+    }
+}
+
+size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
+    const st_type_traits *tw = st_type_traits_get(wtype);
+    if (!tw || tw->vec_dot_type == ST_TYPE_F32) return 0;
+    return (size_t)n_tok * st_row_size(tw->vec_dot_type, cols);
+}
+
+void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
+               int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch) {
+    const st_type_traits *tw = st_type_traits_get(wtype);
+    const st_vec_dot_fn dot = tw ? k->vec_dot[wtype] : NULL;
+    if (rows <= 0 || n_tok <= 0) return;
+    if (!dot) {
+        /* No kernel for this weight type (loaders check traits->compute first):
+         * poison the output rather than leave stale numbers that look valid. */
+        for (int64_t i = 0; i < rows * n_tok; i++) y[i] = __builtin_nanf("");
+        return;
+    }
+    const int nth = pool ? st_pool_size(pool) : 1;
+    mm_task t;
+    memset(&t, 0, sizeof t);
+    t.pool = pool;
+    t.dot = dot;
+    t.W = W;
+    t.w_row = st_row_size(wtype, cols);
+    t.rows = rows;
+    t.cols = cols;
+    t.n_tok = n_tok;
+    t.y = y;
+    const st_type vdt = tw->vec_dot_type;
+    if (vdt == ST_TYPE_F32) {
+        t.xq = (const uint8_t *)x;
+        t.x_row = (size_t)cols * sizeof(float);
+    } else {
+        const st_type_traits *tv = st_type_traits_get(vdt);
+        t.quant = k->quantize_row[vdt];
+        t.x = x;
+        t.scratch = scratch;
+        t.xq = scratch;
+        t.x_row = st_row_size(vdt, cols);
+        /* rows of whole blocks lie back to back in x and in the scratch, so the
+         * n_tok rows convert as one long row split on any block boundary */
+        t.q_blck = tv->blck_size;
+        t.q_bsize = tv->type_size;
+        t.q_blocks = cols / tv->blck_size * n_tok;
+    }
+    /* Enough chunks for balancing (8 per thread), few enough that the shared
+     * counter stays cold; a multiple of 4 rows keeps chunk edges off shared
+     * cache lines of y. */
+    int64_t chunk = rows / ((int64_t)nth * 8);
+    if (chunk < 16) chunk = 16;
+    chunk = (chunk + 3) & ~(int64_t)3;
+    t.chunk_rows = chunk;
+    t.n_chunks = (rows + chunk - 1) / chunk;
+    atomic_init(&t.next_chunk, nth);
+    if (nth > 1) st_pool_run(pool, mm_run, &t);
+    else mm_run(&t, 0, 1);
+}

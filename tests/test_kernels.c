@@ -1,0 +1,374 @@
+/* Kernel tables: every ISA this CPU runs, every weight type, against the
+ * scalar table and against float64 arithmetic on the dequantized data. */
+#include "test.h"
+
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+#include "tensor/quant.h"
+#include "threads/pool.h"
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd_u32(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float rnd_unit(void) { return (float)(rnd_u32() & 0xffffff) / 16777216.0f * 2.0f - 1.0f; }
+/* Mostly uniform with a few larger values, like real activations with outliers;
+ * `scale` varies per row so a mixed-up scale factor cannot cancel out. */
+static void rnd_row(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = rnd_unit();
+        if ((rnd_u32() & 63) == 0) v *= 6.0f;
+        x[i] = v * scale;
+    }
+}
+
+static const st_type k_wtypes[] = {ST_TYPE_F32, ST_TYPE_F16, ST_TYPE_BF16, ST_TYPE_Q8_0, ST_TYPE_Q4_0, ST_TYPE_Q4_1,
+                                   ST_TYPE_Q5_0, ST_TYPE_Q5_1, ST_TYPE_Q4_K, ST_TYPE_Q5_K, ST_TYPE_Q6_K};
+#define N_WTYPES (int)(sizeof k_wtypes / sizeof k_wtypes[0])
+
+/* NMSE bounds, per weight type:
+ * - simd: SIMD vec_dot vs the scalar table (same integers, float order only);
+ * - deq: vec_dot vs float64 dot of the dequantized weight and activation rows
+ *   (see ref_dot_deq); only float rounding separates them;
+ * - orig: vec_dot vs float64 dot of the original float rows, error normalised
+ *   by the sum of squared terms: the quantization noise of both operands, about
+ *   2x what this data gives with the reference quantizers. */
+typedef struct { double simd, deq, orig; } bounds;
+static bounds type_bounds(st_type t) {
+    switch (t) {
+    case ST_TYPE_F32: return (bounds){1e-11, 1e-11, 1e-11};
+    case ST_TYPE_F16: return (bounds){1e-11, 1e-11, 2e-7};
+    case ST_TYPE_BF16: return (bounds){1e-11, 1e-11, 1.5e-5};
+    case ST_TYPE_Q8_0: return (bounds){1e-11, 1e-11, 3e-4};
+    case ST_TYPE_Q4_0: return (bounds){1e-11, 1e-11, 2.5e-2};
+    case ST_TYPE_Q4_1: return (bounds){1e-11, 1e-11, 2e-2};
+    case ST_TYPE_Q5_0: return (bounds){1e-11, 1e-11, 1.2e-2};
+    case ST_TYPE_Q5_1: return (bounds){1e-11, 1e-11, 4e-3};
+    case ST_TYPE_Q4_K: return (bounds){1e-11, 1e-11, 2.5e-2};
+    case ST_TYPE_Q5_K: return (bounds){1e-11, 1e-11, 4e-3};
+    case ST_TYPE_Q6_K: return (bounds){1e-11, 1e-11, 2e-3};
+    default: return (bounds){0, 0, 0};
+    }
+}
+
+typedef struct { double err2, ref2; } acc_nmse;
+static void nmse_add(acc_nmse *a, double got, double ref) {
+    a->err2 += (got - ref) * (got - ref);
+    a->ref2 += ref * ref;
+}
+static double nmse(const acc_nmse *a) { return a->ref2 > 0 ? a->err2 / a->ref2 : a->err2; }
+
+static double dot64(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* float64 dot of the dequantized rows, as the kernels define it: for Q4_1/Q5_1
+ * the min term is m * s with the activation's stored (f16) s = d*sum(q), not
+ * m * sum(dequantized x). */
+static double ref_dot_deq(st_type wt, const void *wq, const float *wd, const void *xq, const float *xd, int64_t n) {
+    if (wt != ST_TYPE_Q4_1 && wt != ST_TYPE_Q5_1) return dot64(wd, xd, n);
+    const block_q8_1 *y = xq;
+    double s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float m = st_f16_to_f32(wt == ST_TYPE_Q4_1 ? ((const block_q4_1 *)wq)[b].m : ((const block_q5_1 *)wq)[b].m);
+        for (int j = 0; j < 32; j++) s += ((double)wd[32 * b + j] - m) * xd[32 * b + j];
+        s += (double)m * st_f16_to_f32(y[b].s);
+    }
+    return s;
+}
+
+/* Sum of squared terms: the natural size of a dot product's rounding and
+ * quantization noise, unlike the dot itself, which may cancel to near zero. */
+static double terms2(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += ((double)a[i] * b[i]) * ((double)a[i] * b[i]);
+    return s;
+}
+
+/* ---------------------------------------------------------------- vec_dot */
+
+static void test_vec_dot(const st_kernels *k) {
+    const st_kernels *ref = st_kernels_by_name("scalar");
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        const st_type wt = k_wtypes[ti];
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        const bounds bd = type_bounds(wt);
+        CHECKF(k->vec_dot[wt] != NULL, "%s: no vec_dot for %s", k->isa, tw->name);
+        if (!k->vec_dot[wt]) continue;
+        const int bs = tw->blck_size;
+        /* one block, a few, an odd count and many; float types also get ragged lengths */
+        const int64_t nblk_q[] = {1, 2, 3, 7, 8, 19};
+        const int64_t len_f[] = {1, 7, 15, 16, 17, 31, 33, 64, 100, 255, 1000, 4097};
+        const int n_len = bs == 1 ? (int)(sizeof len_f / sizeof len_f[0]) : (int)(sizeof nblk_q / sizeof nblk_q[0]);
+        acc_nmse e_simd = {0, 0}, e_deq = {0, 0}, e_orig = {0, 0};
+        for (int li = 0; li < n_len; li++) {
+            const int64_t n = bs == 1 ? len_f[li] : nblk_q[li] * bs;
+            float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
+            float *wd = malloc(n * sizeof(float)), *xd = malloc(n * sizeof(float));
+            void *wq = malloc(st_row_size(wt, n)), *xq = malloc(st_row_size(vt, n));
+            for (int rep = 0; rep < 16; rep++) {
+                rnd_row(w, n, 0.05f + (float)rep);
+                rnd_row(x, n, 1.0f / (1 + rep));
+                st_quantize_row(wt, w, wq, n);
+                st_quantize_row(vt, x, xq, n);
+                st_dequantize_row(wt, wq, wd, n);
+                st_dequantize_row(vt, xq, xd, n);
+                float got, want;
+                k->vec_dot[wt](n, &got, wq, xq);
+                ref->vec_dot[wt](n, &want, wq, xq);
+                nmse_add(&e_simd, got, want);
+                nmse_add(&e_deq, got, ref_dot_deq(wt, wq, wd, xq, xd, n));
+                const double o = dot64(w, x, n);
+                e_orig.err2 += (got - o) * (got - o);
+                e_orig.ref2 += terms2(w, x, n);
+            }
+            free(w); free(x); free(wd); free(xd); free(wq); free(xq);
+        }
+        const double a = nmse(&e_simd), b = nmse(&e_deq), c = nmse(&e_orig);
+        printf("  %-6s %-5s nmse vs scalar %.2e  vs f64(dequant) %.2e  vs f64(orig, per-term) %.2e\n", k->isa, tw->name, a, b, c);
+        CHECKF(a <= bd.simd, "%s %s: NMSE vs scalar %.3e > %.1e", k->isa, tw->name, a, bd.simd);
+        CHECKF(b <= bd.deq, "%s %s: NMSE vs dequantized f64 %.3e > %.1e", k->isa, tw->name, b, bd.deq);
+        CHECKF(c <= bd.orig, "%s %s: NMSE vs original f64 %.3e > %.1e", k->isa, tw->name, c, bd.orig);
+    }
+}
+
+/* A mis-scaled or skipped block must show: scale one block of the weights and
+ * check the result moves by that block's contribution (catches kernels that
+ * read block scales from the wrong place or skip a tail block). */
+static void test_block_sensitivity(const st_kernels *k) {
+    const st_type types[] = {ST_TYPE_Q8_0, ST_TYPE_Q4_0, ST_TYPE_Q4_1, ST_TYPE_Q5_0, ST_TYPE_Q5_1,
+                             ST_TYPE_Q4_K, ST_TYPE_Q5_K, ST_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const st_type wt = types[ti];
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        const int bs = tw->blck_size;
+        const int64_t nb = 5, n = nb * bs;
+        float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)), *wd = malloc(n * sizeof(float)), *xd = malloc(n * sizeof(float));
+        void *wq = malloc(st_row_size(wt, n)), *xq = malloc(st_row_size(vt, n));
+        int ok = 1;
+        for (int64_t blk = 0; blk < nb; blk++) {
+            rnd_row(w, n, 1.0f);
+            rnd_row(x, n, 1.0f);
+            for (int64_t i = blk * bs; i < (blk + 1) * bs; i++) w[i] *= 50.0f; /* this block dominates */
+            st_quantize_row(wt, w, wq, n);
+            st_quantize_row(vt, x, xq, n);
+            st_dequantize_row(wt, wq, wd, n);
+            st_dequantize_row(vt, xq, xd, n);
+            float got;
+            k->vec_dot[wt](n, &got, wq, xq);
+            const double want = ref_dot_deq(wt, wq, wd, xq, xd, n);
+            double mag = 0;
+            for (int64_t i = 0; i < n; i++) mag += fabs((double)wd[i] * xd[i]);
+            if (fabs(got - want) > 1e-4 * mag) {
+                ok = 0;
+                fprintf(stderr, "  %s %s block %lld of %lld: got %g want %g\n", k->isa, tw->name, (long long)blk, (long long)nb, got, want);
+            }
+        }
+        CHECKF(ok, "%s %s: block-position sensitivity", k->isa, tw->name);
+        free(w); free(x); free(wd); free(xd); free(wq); free(xq);
+    }
+}
+
+/* ---------------------------------------------------------------- quantize_row */
+
+static void test_quantize_row(const st_kernels *k) {
+    const st_type types[] = {ST_TYPE_F32, ST_TYPE_F16, ST_TYPE_BF16, ST_TYPE_Q8_0, ST_TYPE_Q8_1, ST_TYPE_Q8_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const st_type t = types[ti];
+        const st_type_traits *tt = st_type_traits_get(t);
+        CHECKF(k->quantize_row[t] != NULL, "%s: no quantize_row for %s", k->isa, tt->name);
+        if (!k->quantize_row[t]) continue;
+        const int bs = tt->blck_size;
+        const int64_t lens_f[] = {1, 7, 16, 33, 100, 1023};
+        const int64_t nblk[] = {1, 2, 3, 9};
+        const int n_len = bs == 1 ? 6 : 4;
+        int exact = 1;
+        for (int li = 0; li < n_len; li++) {
+            const int64_t n = bs == 1 ? lens_f[li] : nblk[li] * bs;
+            float *x = malloc(n * sizeof(float));
+            const size_t sz = st_row_size(t, n);
+            uint8_t *got = malloc(sz), *want = malloc(sz);
+            for (int rep = 0; rep < 6; rep++) {
+                rnd_row(x, n, rep == 0 ? 1e-3f : (float)rep * 3);
+                if (rep == 1) /* an all-zero block: d = 0 and zero quants */
+                    for (int64_t i = 0; i < (bs == 1 ? n : bs); i++) x[i] = 0;
+                if (rep == 2 && bs > 1) {
+                    /* exact halves after scaling: ties must round like the reference
+                     * (away from zero for Q8_0/Q8_1, to even for Q8_K) */
+                    for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(rnd_u32() % 253) - 126) + 0.5f;
+                    for (int64_t b = 0; b < n / bs; b++) x[b * bs + 3] = t == ST_TYPE_Q8_K ? -127.0f : 127.0f;
+                }
+                if (rep == 3 && bs > 1)
+                    /* equal magnitudes of both signs: the first one sets the sign of d */
+                    for (int64_t b = 0; b < n / bs; b++) { x[b * bs + 5] = 1000.0f; x[b * bs + 2] = -1000.0f; }
+                if (rep == 4 && bs == 1)
+                    /* f16/bf16 corner cases: subnormals, overflow to inf, ties */
+                    for (int64_t i = 0; i < n; i++) {
+                        const float sp[] = {1e-8f, -3e-41f, 70000.0f, -1e30f, 1.0009765625f, 1.00048828125f, 0.0f, -0.0f};
+                        x[i] = sp[(i + rnd_u32()) % 8];
+                    }
+                memset(got, 0xa5, sz);
+                memset(want, 0x5a, sz);
+                k->quantize_row[t](x, got, n);
+                st_quantize_row(t, x, want, n);
+                if (memcmp(got, want, sz) != 0) {
+                    if (exact) {
+                        size_t at = 0;
+                        while (got[at] == want[at]) at++;
+                        fprintf(stderr, "  %s %s n=%lld rep %d: first differing byte %zu (%02x vs %02x)\n", k->isa, tt->name,
+                                (long long)n, rep, at, got[at], want[at]);
+                    }
+                    exact = 0;
+                }
+            }
+            free(x); free(got); free(want);
+        }
+        CHECKF(exact, "%s quantize_row %s not bit-exact with the reference", k->isa, tt->name);
+    }
+}
+
+/* ---------------------------------------------------------------- dot_f32 / axpy_f32 */
+
+static void test_f32_helpers(const st_kernels *k) {
+    const int64_t lens[] = {0, 1, 3, 8, 15, 16, 17, 31, 64, 65, 100, 1023, 4100};
+    int ok_dot = 1, ok_axpy = 1;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int64_t n = lens[li];
+        float *a = malloc((n + 1) * sizeof(float)), *b = malloc((n + 1) * sizeof(float)), *y = malloc((n + 1) * sizeof(float));
+        double *yr = malloc((n + 1) * sizeof(double));
+        rnd_row(a, n + 1, 1.0f);
+        rnd_row(b, n + 1, 2.0f);
+        rnd_row(y, n + 1, 1.0f);
+        double mag = 0;
+        for (int64_t i = 0; i < n; i++) mag += fabs((double)a[i] * b[i]);
+        const double want = dot64(a, b, n);
+        const float got = k->dot_f32(n, a, b);
+        if (fabs(got - want) > 1e-6 * mag + 1e-30) {
+            ok_dot = 0;
+            fprintf(stderr, "  %s dot_f32 n=%lld: %g vs %g\n", k->isa, (long long)n, got, want);
+        }
+        for (int64_t i = 0; i <= n; i++) yr[i] = y[i];
+        const float alpha = -0.75f;
+        for (int64_t i = 0; i < n; i++) yr[i] += (double)alpha * a[i];
+        k->axpy_f32(n, alpha, a, y);
+        for (int64_t i = 0; i <= n; i++) /* the element past the end must be untouched */
+            if (fabs(y[i] - yr[i]) > 1e-6 * (fabs(yr[i]) + 1)) {
+                ok_axpy = 0;
+                fprintf(stderr, "  %s axpy_f32 n=%lld at %lld: %g vs %g\n", k->isa, (long long)n, (long long)i, y[i], yr[i]);
+                break;
+            }
+        free(a); free(b); free(y); free(yr);
+    }
+    CHECKF(ok_dot, "%s dot_f32", k->isa);
+    CHECKF(ok_axpy, "%s axpy_f32", k->isa);
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+static void test_matmul(const st_kernels *k, st_pool *pool2) {
+    const int64_t cols = 512;
+    const int64_t rows_list[] = {37, 300};
+    const int64_t ntok_list[] = {1, 3, 17};
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        const st_type wt = k_wtypes[ti];
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        const double bound = type_bounds(wt).deq;
+        int ok = 1;
+        for (size_t ri = 0; ri < 2; ri++) {
+            const int64_t rows = rows_list[ri];
+            float *w = malloc(rows * cols * sizeof(float)), *wd = malloc(rows * cols * sizeof(float));
+            uint8_t *wq = malloc(st_row_size(wt, cols) * rows);
+            for (int64_t r = 0; r < rows; r++) {
+                rnd_row(w + r * cols, cols, 0.5f + (float)(r % 5));
+                st_quantize_row(wt, w + r * cols, wq + r * st_row_size(wt, cols), cols);
+                st_dequantize_row(wt, wq + r * st_row_size(wt, cols), wd + r * cols, cols);
+            }
+            for (size_t ni = 0; ni < 3; ni++) {
+                const int64_t nt = ntok_list[ni];
+                float *x = malloc(nt * cols * sizeof(float)), *xd = malloc(nt * cols * sizeof(float));
+                uint8_t *xq_all = malloc(st_row_size(vt, cols) * nt);
+                rnd_row(x, nt * cols, 1.0f);
+                for (int64_t t = 0; t < nt; t++) {
+                    uint8_t *xq = xq_all + t * st_row_size(vt, cols);
+                    st_quantize_row(vt, x + t * cols, xq, cols);
+                    st_dequantize_row(vt, xq, xd + t * cols, cols);
+                }
+                const size_t ss = st_matmul_scratch_size(wt, cols, nt);
+                CHECK(ss == (vt == ST_TYPE_F32 ? 0 : (size_t)nt * st_row_size(vt, cols)));
+                void *scratch = ss ? malloc(ss) : NULL;
+                float *y = malloc(nt * rows * sizeof(float));
+                for (int th = 1; th <= 2; th++) {
+                    for (int64_t i = 0; i < nt * rows; i++) y[i] = NAN;
+                    st_matmul(th == 1 ? NULL : pool2, k, wq, wt, rows, cols, x, nt, y, scratch);
+                    acc_nmse e = {0, 0};
+                    int nan = 0;
+                    for (int64_t t = 0; t < nt; t++)
+                        for (int64_t r = 0; r < rows; r++) {
+                            const float v = y[t * rows + r];
+                            nan |= v != v;
+                            nmse_add(&e, v, ref_dot_deq(wt, wq + r * st_row_size(wt, cols), wd + r * cols, xq_all + t * st_row_size(vt, cols), xd + t * cols, cols));
+                        }
+                    if (nan || nmse(&e) > bound) {
+                        ok = 0;
+                        fprintf(stderr, "  %s matmul %s rows=%lld n_tok=%lld threads=%d: nmse %.3e%s\n", k->isa, tw->name,
+                                (long long)rows, (long long)nt, th, nmse(&e), nan ? " (unwritten outputs)" : "");
+                    }
+                }
+                free(x); free(xd); free(xq_all); free(scratch); free(y);
+            }
+            free(w); free(wd); free(wq);
+        }
+        CHECKF(ok, "%s st_matmul %s", k->isa, tw->name);
+    }
+}
+
+/* ---------------------------------------------------------------- selection */
+
+static void test_selection(void) {
+    const char *const *av = st_kernels_available();
+    CHECK(av && av[0] && strcmp(av[0], "scalar") == 0);
+    int n = 0;
+    while (av[n]) n++;
+    CHECK(n >= 1 && n <= 3);
+    const st_kernels *best = st_kernels_best();
+    CHECK(best != NULL);
+    const char *env = getenv("ST_ISA");
+    const st_kernels *forced = env ? st_kernels_by_name(env) : NULL;
+    if (forced) CHECKF(best == forced, "ST_ISA=%s but best is %s", env, best->isa);
+    else CHECKF(strcmp(best->isa, av[n - 1]) == 0, "best %s, expected %s", best->isa, av[n - 1]);
+    CHECK(st_kernels_by_name("no-such-isa") == NULL);
+    CHECK(st_kernels_by_name(NULL) == NULL);
+    for (int i = 0; i < n; i++) {
+        const st_kernels *k = st_kernels_by_name(av[i]);
+        CHECKF(k && strcmp(k->isa, av[i]) == 0, "by_name(%s)", av[i]);
+    }
+    printf("  available:");
+    for (int i = 0; i < n; i++) printf(" %s", av[i]);
+    printf("; best %s\n", best->isa);
+}
+
+int main(void) {
+    test_selection();
+    st_pool *pool2 = NULL;
+    CHECK_OK(st_pool_init(2, &pool2));
+    for (const char *const *av = st_kernels_available(); *av; av++) {
+        const st_kernels *k = st_kernels_by_name(*av);
+        g_rng = 0x9e3779b97f4a7c15ull; /* same data for every ISA */
+        test_vec_dot(k);
+        test_block_sensitivity(k);
+        test_quantize_row(k);
+        test_f32_helpers(k);
+        if (pool2) test_matmul(k, pool2);
+    }
+    st_pool_free(pool2);
+    return t_done("test_kernels");
+}

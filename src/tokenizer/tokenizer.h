@@ -50,6 +50,7 @@ struct st_tokenizer {
     uint32_t merge_mask;
     int n_merges;
     int ignore_merges;           /* llama3: a whole pre-token found in the vocab is used as is */
+    int spm_split;               /* SPM: merging may proceed word by word (see vocab.c) */
     struct st_pretok *pre;
     char pre_name[48];
 
@@ -65,12 +66,16 @@ struct st_tokenizer {
     /* special (control / user-defined / unknown) tokens, longest text first */
     st_token *specials;
     int n_specials;
-    uint8_t special_first[256];  /* bytes that start some special token */
+    /* distinct lengths of the special tokens starting with each byte, longest
+     * first: spec_lens[spec_len_off[b] .. spec_len_off[b + 1]) */
+    uint32_t spec_len_off[257];
+    uint32_t *spec_lens;
     int max_token_len;
 
     /* decoded bytes of every token (special tokens rendered as their text) */
     char *piece_pool;
     uint32_t *piece_off;         /* [n_vocab + 1] */
+    uint32_t max_piece;
 
     /* metadata used by chat-template detection */
     char *arch;
@@ -89,6 +94,7 @@ typedef struct st_tok_spec {
     const uint64_t *lens;        /* [n_vocab] or NULL: strlen */
     const float *scores;         /* [n_vocab] or NULL */
     const int32_t *types;        /* [n_vocab] or NULL: all normal */
+    const uint8_t *flags;        /* [n_vocab] ST_TF_* or NULL */
     int n_merges;
     const char *const *merges;   /* "a b" */
     const uint64_t *merge_lens;  /* or NULL */
@@ -144,6 +150,9 @@ st_status st_tokvec_push(st_tokvec *v, st_token id);
 st_status st_bpe_build_merges(st_tokenizer *t, const char *const *merges, const uint64_t *lens, int n);
 st_status st_bpe_encode(const st_tokenizer *t, const char *text, size_t n, st_tokvec *out);
 st_status st_spm_encode(const st_tokenizer *t, const char *text, size_t n, st_tokvec *out);
+
+/* ---- tokenize.c */
+st_status st_tok_build_special_index(st_tokenizer *t);
 
 /* ---- detok.c */
 st_status st_tok_build_pieces(st_tokenizer *t);

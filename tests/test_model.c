@@ -87,7 +87,7 @@ static void test_reference(const char *model, int check_greedy) {
     CHECK(n == 24);
     int nv = st_model_get_info(m)->n_vocab;
     snprintf(path, sizeof path, "golden/synthetic/%s.ref.logits", model);
-    size_t sz;
+    size_t sz = 0;
     float *ref = t_read_file(t_shared(path), &sz);
     CHECKF(ref && sz == (size_t)n * nv * 4, "%s: size %zu", path, sz);
     float *lg = forward_all(m, ids, n, 2);
@@ -121,7 +121,7 @@ static void test_quantized(const char *model, const char *quant) {
     int n = read_ids(t_shared("golden/synthetic/prompt.ids"), ids, 64);
     int nv = st_model_get_info(m)->n_vocab;
     snprintf(path, sizeof path, "golden/synthetic/%s.%s.lcpp.logits", model, quant);
-    size_t sz;
+    size_t sz = 0;
     float *ref = t_read_file(t_shared(path), &sz);
     float *lg = forward_all(m, ids, n, 2);
     CHECKF(ref && sz == (size_t)n * nv * 4, "%s missing or wrong size", path);
@@ -146,7 +146,7 @@ static void test_stories(void) {
     CHECK(n == 5 && nr == 64);
     int ng = greedy(m, ids, n, 64, got);
     CHECKF(ng == 64 && !memcmp(got, ref, 64 * sizeof(st_token)), "stories260K greedy ids differ from llama.cpp");
-    size_t sz;
+    size_t sz = 0;
     float *lref = t_read_file(t_shared("golden/stories260K/lcpp.logits"), &sz);
     float *lg = forward_all(m, ids, n, 1);
     if (lref && lg && sz == (size_t)n * 512 * 4) {

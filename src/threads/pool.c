@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,13 @@
  * hundreds of tasks back to back, and waking a sleeping thread costs tens of
  * microseconds, but an idle pool must not burn a core. */
 #define SPIN_ROUNDS 200000
+
+/* Waiting for other threads: spin briefly, then yield the core, because when
+ * the machine is oversubscribed the thread we wait for may need it to run. */
+static inline void wait_step(int spins) {
+    if (spins < 4096) cpu_relax();
+    else sched_yield();
+}
 
 typedef struct worker {
     st_pool *pool;
@@ -117,7 +125,8 @@ void st_pool_run(st_pool *pool, st_task_fn fn, void *arg) {
         pthread_mutex_unlock(&pool->mu);
     }
     fn(arg, 0, pool->n);
-    while (atomic_load_explicit(&pool->n_done, memory_order_acquire) < pool->n - 1) cpu_relax();
+    for (int spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) < pool->n - 1; spins++)
+        wait_step(spins);
 }
 
 void st_pool_barrier(st_pool *pool) {
@@ -127,7 +136,8 @@ void st_pool_barrier(st_pool *pool) {
         atomic_store_explicit(&pool->bar_count, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&pool->bar_phase, 1, memory_order_release);
     } else {
-        while (atomic_load_explicit(&pool->bar_phase, memory_order_acquire) == phase) cpu_relax();
+        for (int spins = 0; atomic_load_explicit(&pool->bar_phase, memory_order_acquire) == phase; spins++)
+            wait_step(spins);
     }
 }
 

@@ -1,7 +1,7 @@
 # softthink — build, test, demo. `make demo` and `make test` install what is missing first.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -Iinclude -Isrc -MMD -MP
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -Iinclude -Isrc -MMD -MP
 LDLIBS  += -lm -lpthread
 PKGS    := libpcre2-8 jansson yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -323,6 +323,64 @@ typedef struct st_think_markers {
 } st_think_markers;
 st_think_markers st_chat_think_markers(const st_chat_template *tmpl, const st_tokenizer *t);
 
+/* ---------------------------------------------------------------- thinking & soft thinking
+ * Per-sequence controller of the thinking phase (Soft Thinking, arXiv 2505.15778).
+ * While a sequence thinks, each step's logits are filtered (temp, top-k, top-p,
+ * min-p), optionally perturbed (Dirichlet or Gumbel-Softmax), cut to max_topk
+ * and renormalised; in soft mode the next input is the concept token
+ * sum_k p_k E[id_k], otherwise a token sampled from the same distribution.
+ * Thinking ends when the think-end marker is produced (by the top-1 token in soft
+ * mode), by cold stop (cold_stop_length consecutive soft steps with entropy below
+ * cold_stop_entropy) or by the max_thinking_tokens budget: the last two inject
+ * the marker's tokens. After thinking, tokens are sampled with the after_* filter. */
+typedef struct st_think_params {
+    int soft;                 /* 1: concept tokens while thinking (default 0: discrete thinking) */
+    int max_topk;             /* concept-token width (10) */
+    st_sampler_params think;  /* thinking filter (temp 0.6, top_k 30, top_p 0.95, min_p 0.001) */
+    st_sampler_params after;  /* after thinking (temp 0.6, top_k 30, top_p 0.95, min_p 0) */
+    float cold_stop_entropy;  /* nats; 0 = off (published: 0.01) */
+    int cold_stop_length;     /* consecutive low-entropy soft steps (published: 256) */
+    int max_thinking_tokens;  /* 0 = no budget */
+    float dirichlet_alpha;    /* > 0: Dirichlet noise on the soft weights (off) */
+    float gumbel_tau;         /* > 0: Gumbel-Softmax noise with this temperature (off) */
+    uint64_t seed;
+} st_think_params;
+
+typedef enum st_step_phase { ST_STEP_SOFT, ST_STEP_DISCRETE, ST_STEP_INJECTED } st_step_phase;
+typedef enum st_think_end {
+    ST_THINK_NOT_ENDED = 0, ST_THINK_END_MARKER, ST_THINK_END_COLD_STOP, ST_THINK_END_BUDGET,
+    ST_THINK_NEVER,           /* the sequence did not think */
+} st_think_end;
+
+/* What one step decided. Pointers stay valid until the next st_thinker_step. */
+typedef struct st_think_step {
+    st_step_phase phase;      /* SOFT: feed `embd`; DISCRETE: feed `token`; INJECTED: feed `inject` */
+    st_token token;           /* reported token (top-1 of the mixture when soft) */
+    float entropy;            /* of the full tempered distribution (nats) */
+    int k;                    /* mixture width (soft) or candidates kept (discrete) */
+    const st_token *ids;      /* [k] descending weight */
+    const float *probs;       /* [k] sums to 1 */
+    const float *embd;        /* [n_embd] concept token (SOFT only; else NULL) */
+    int n_inject;             /* INJECTED: marker tokens to feed, one position each */
+    const st_token *inject;
+    int thinking;             /* still thinking after this step */
+    st_think_end ended;       /* set on the step that ended thinking */
+} st_think_step;
+
+typedef struct st_thinker st_thinker;
+st_think_params st_think_default_params(void);
+/* thinking: the sequence starts inside a think block (prompt opened it, or
+ * --think-from-start). end_marker: the think-end string's token ids. */
+st_status st_thinker_init(const st_think_params *p, const st_model *model, const st_token *end_marker,
+                          int n_end_marker, int thinking, st_thinker **out);
+void st_thinker_free(st_thinker *t);
+st_status st_thinker_step(st_thinker *t, const float *logits, st_think_step *out);
+int st_thinker_is_thinking(const st_thinker *t);
+/* Counters: soft steps, discrete thinking steps, steps after thinking, injected tokens. */
+void st_thinker_counts(const st_thinker *t, int *soft, int *think_discrete, int *after, int *injected);
+st_think_end st_thinker_end_reason(const st_thinker *t);
+const char *st_think_end_name(st_think_end e);
+
 /* ---------------------------------------------------------------- synthetic models
  * Write a GGUF with random weights in the shape of a known model, for benchmarks. */
 typedef struct st_synth_params {

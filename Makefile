@@ -26,8 +26,8 @@ all: $(LIB) $(CLI)
 deps:
 	@bash tools/deps.sh
 
-$(BUILD)/src/kernels/kernels_avx2.o: CFLAGS += $(AVX2_FLAGS)
-$(BUILD)/src/kernels/kernels_avx512.o: CFLAGS += $(AVX512_FLAGS)
+$(BUILD)/src/kernels/kernels_avx2.o: override CFLAGS += $(AVX2_FLAGS)
+$(BUILD)/src/kernels/kernels_avx512.o: override CFLAGS += $(AVX512_FLAGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -15,6 +15,13 @@
 
 static inline float h2f(st_f16 h) { return _cvtsh_ss(h); }
 
+static inline float hsum256(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
 /* [s0 x8, s1 x8] */
 static inline __m512 scale2(float s0, float s1) {
     return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
@@ -118,78 +125,149 @@ static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) {
 
 /* ---------------------------------------------------------------- 32-element blocks */
 
+/* The f16 field at byte `off` of 8 consecutive blocks of S bytes, gathered
+ * with vpermt2w from 64-byte loads instead of 8 scalar loads and conversions:
+ * per-block scale handling otherwise costs more than the block's dot product.
+ * Loads stay inside the 8 blocks (8*S >= 128), so nothing past a row is read. */
+typedef struct { __m512i idx_a, idx_b; int off2, two; } f16_gather;
+
+static inline f16_gather f16_gather_plan(int S, int off) {
+    f16_gather g;
+    short a[32] = {0}, b[32] = {0};
+    g.two = (7 * S + off) / 2 >= 64;
+    g.off2 = S >= 32 ? 4 * S : 8 * S - 128;
+    for (int k = 0; k < 8; k++) {
+        if (!g.two || k < 4) a[k] = (short)((k * S + off) / 2);
+        else b[k] = (short)((k * S + off - g.off2) / 2);
+    }
+    g.idx_a = _mm512_loadu_si512(a);
+    g.idx_b = _mm512_loadu_si512(b);
+    return g;
+}
+
+static inline __m256 f16_gather8(const f16_gather *g, const void *blocks) {
+    const uint8_t *p = blocks;
+    __m512i r = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), g->idx_a, _mm512_loadu_si512(p + 64));
+    if (g->two) {
+        const __m512i h = _mm512_permutex2var_epi16(_mm512_loadu_si512(p + g->off2), g->idx_b, _mm512_loadu_si512(p + g->off2 + 64));
+        r = _mm512_mask_blend_epi16(0xf0, r, h);
+    }
+    return _mm256_cvtph_ps(_mm512_castsi512_si128(r));
+}
+
+/* vpermps indices spreading the 8 scales of a group over its 4 block pairs:
+ * pair k gets [s_2k x8, s_2k+1 x8]. Built once per call, outside the loops. */
+typedef struct { __m512i v[4]; } pair_idx;
+static inline pair_idx pair_idx_make(void) {
+    pair_idx p;
+    for (int k = 0; k < 4; k++) p.v[k] = _mm512_inserti64x4(_mm512_set1_epi32(2 * k), _mm256_set1_epi32(2 * k + 1), 1);
+    return p;
+}
+#define pair_scale(pi, s8, j) _mm512_permutexvar_ps((pi).v[j], (s8))
+
+/* signed x signed bytes: move q's sign onto y; |q| <= 128 fits the unsigned operand. */
+static inline __m512i dot_i8_pair(__m512i q, __m512i y) {
+    const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), _mm512_setzero_si512(), y);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
+}
+
 static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) {
     const block_q8_0 *a = w;
     const block_q8_0 *b = x;
     const int64_t nb = n / QK8_0;
+    const f16_gather g = f16_gather_plan(sizeof(block_q8_0), 0);
+    const pair_idx pi = pair_idx_make();
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     int64_t i = 0;
-    for (; i + 4 <= nb; i += 4) {
-        for (int k = 0; k < 2; k++) {
-            const int64_t j = i + 2 * k;
-            const __m512i q = load2x32(a[j].qs, a[j + 1].qs);
-            const __m512i y = load2x32(b[j].qs, b[j + 1].qs);
-            /* signed x signed: move q's sign onto y; |q| <= 128 fits the unsigned operand */
-            const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), _mm512_setzero_si512(), y);
-            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
-            const __m512 sc = scale2(h2f(a[j].d) * h2f(b[j].d), h2f(a[j + 1].d) * h2f(b[j + 1].d));
-            if (k == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc0);
-            else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc1);
-        }
+    for (; i + 8 <= nb; i += 8) {
+        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&g, &a[i]), f16_gather8(&g, &b[i])));
+        const __m512i p0 = dot_i8_pair(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
+        const __m512i p1 = dot_i8_pair(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
+        const __m512i p2 = dot_i8_pair(load2x32(a[i + 4].qs, a[i + 5].qs), load2x32(b[i + 4].qs, b[i + 5].qs));
+        const __m512i p3 = dot_i8_pair(load2x32(a[i + 6].qs, a[i + 7].qs), load2x32(b[i + 6].qs, b[i + 7].qs));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), pair_scale(pi, sc, 0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), pair_scale(pi, sc, 1), acc1);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), pair_scale(pi, sc, 2), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), pair_scale(pi, sc, 3), acc1);
+    }
+    for (; i + 2 <= nb; i += 2) {
+        const __m512i p = dot_i8_pair(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc0);
     }
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     if (i < nb) {
         float t;
-        st_vec_dot_q8_0_scalar((nb - i) * QK8_0, &t, &a[i], &b[i]);
+        st_vec_dot_q8_0_scalar(QK8_0, &t, &a[i], &b[i]);
         sum += t;
     }
     *s = sum;
+}
+
+/* (q - 8) . y = q . y - 8 * sum(y), with q in 0..15 as the unsigned operand. */
+static inline __m512i dot_q4_0_pair(const block_q4_0 *a, const block_q8_0 *b) {
+    const __m512i q = nibbles2x32(a[0].qs, a[1].qs);
+    const __m512i y = load2x32(b[0].qs, b[1].qs);
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), y));
 }
 
 static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) {
     const block_q4_0 *a = w;
     const block_q8_0 *b = x;
     const int64_t nb = n / QK4_0;
-    const __m512i eight = _mm512_set1_epi8(8);
+    const f16_gather gw = f16_gather_plan(sizeof(block_q4_0), 0), gy = f16_gather_plan(sizeof(block_q8_0), 0);
+    const pair_idx pi = pair_idx_make();
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     int64_t i = 0;
-    for (; i + 4 <= nb; i += 4) {
-        for (int k = 0; k < 2; k++) {
-            const int64_t j = i + 2 * k;
-            const __m512i q = nibbles2x32(a[j].qs, a[j + 1].qs);
-            const __m512i y = load2x32(b[j].qs, b[j + 1].qs);
-            /* (q - 8) . y = q . y - 8 * sum(y) */
-            const __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y),
-                                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y));
-            const __m512 sc = scale2(h2f(a[j].d) * h2f(b[j].d), h2f(a[j + 1].d) * h2f(b[j + 1].d));
-            if (k == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc0);
-            else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc1);
-        }
+    for (; i + 8 <= nb; i += 8) {
+        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gw, &a[i]), f16_gather8(&gy, &b[i])));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i], &b[i])), pair_scale(pi, sc, 0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i + 2], &b[i + 2])), pair_scale(pi, sc, 1), acc1);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i + 4], &b[i + 4])), pair_scale(pi, sc, 2), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i + 6], &b[i + 6])), pair_scale(pi, sc, 3), acc1);
     }
+    for (; i + 2 <= nb; i += 2)
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i], &b[i])),
+                               scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc0);
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     if (i < nb) {
         float t;
-        st_vec_dot_q4_0_scalar((nb - i) * QK4_0, &t, &a[i], &b[i]);
+        st_vec_dot_q4_0_scalar(QK4_0, &t, &a[i], &b[i]);
         sum += t;
     }
     *s = sum;
 }
 
+static inline __m512i dot_q4_1_pair(const block_q4_1 *a, const block_q8_1 *b) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles2x32(a[0].qs, a[1].qs), load2x32(b[0].qs, b[1].qs));
+}
+
+/* x = q*d + m: d*dy*(q . qy) per block plus m*s, s = dy*sum(qy) from the activation. */
 static void vec_dot_q4_1(int64_t n, float *s, const void *w, const void *x) {
     const block_q4_1 *a = w;
     const block_q8_1 *b = x;
     const int64_t nb = n / QK4_1;
-    __m512 acc = _mm512_setzero_ps();
-    float summ = 0;
+    const f16_gather gd = f16_gather_plan(sizeof(block_q4_1), 0), gm = f16_gather_plan(sizeof(block_q4_1), 2);
+    const f16_gather yd = f16_gather_plan(sizeof(block_q8_1), 0), ys = f16_gather_plan(sizeof(block_q8_1), 2);
+    const pair_idx pi = pair_idx_make();
+    __m512 acc = _mm512_setzero_ps(), acc2 = acc;
+    __m256 accm = _mm256_setzero_ps();
     int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gd, &a[i]), f16_gather8(&yd, &b[i])));
+        accm = _mm256_fmadd_ps(f16_gather8(&gm, &a[i]), f16_gather8(&ys, &b[i]), accm);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_1_pair(&a[i], &b[i])), pair_scale(pi, sc, 0), acc);
+        acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_1_pair(&a[i + 2], &b[i + 2])), pair_scale(pi, sc, 1), acc2);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_1_pair(&a[i + 4], &b[i + 4])), pair_scale(pi, sc, 2), acc);
+        acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_1_pair(&a[i + 6], &b[i + 6])), pair_scale(pi, sc, 3), acc2);
+    }
+    float summ = 0;
     for (; i + 2 <= nb; i += 2) {
-        const __m512i q = nibbles2x32(a[i].qs, a[i + 1].qs);
-        const __m512i y = load2x32(b[i].qs, b[i + 1].qs);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_1_pair(&a[i], &b[i])),
+                              scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
         summ += h2f(a[i].m) * h2f(b[i].s) + h2f(a[i + 1].m) * h2f(b[i + 1].s);
     }
-    float sum = _mm512_reduce_add_ps(acc) + summ;
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc, acc2)) + hsum256(accm) + summ;
     if (i < nb) {
         float t;
         st_vec_dot_q4_1_scalar(QK4_1, &t, &a[i], &b[i]);
@@ -198,30 +276,41 @@ static void vec_dot_q4_1(int64_t n, float *s, const void *w, const void *x) {
     *s = sum;
 }
 
-/* Fifth bits of two Q5 blocks as a 64-bit mask in element order. */
-static inline __mmask64 q5_high_bits(const uint8_t *qh0, const uint8_t *qh1) {
+/* 5-bit values of two Q5 blocks (0..31): nibbles plus 16 where the qh bit is set. */
+static inline __m512i q5_pair(const uint8_t *qs0, const uint8_t *qh0, const uint8_t *qs1, const uint8_t *qh1) {
     uint32_t h0, h1;
     memcpy(&h0, qh0, 4);
     memcpy(&h1, qh1, 4);
-    return (__mmask64)((uint64_t)h1 << 32 | h0);
+    const __m512i q = nibbles2x32(qs0, qs1);
+    return _mm512_mask_add_epi8(q, (__mmask64)((uint64_t)h1 << 32 | h0), q, _mm512_set1_epi8(16));
+}
+
+/* (q - 16) . y = q . y - 16 * sum(y) */
+static inline __m512i dot_q5_0_pair(const block_q5_0 *a, const block_q8_0 *b) {
+    const __m512i y = load2x32(b[0].qs, b[1].qs);
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh), y),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
 }
 
 static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) {
     const block_q5_0 *a = w;
     const block_q8_0 *b = x;
     const int64_t nb = n / QK5_0;
-    const __m512i sixteen = _mm512_set1_epi8(16);
-    __m512 acc = _mm512_setzero_ps();
+    const f16_gather gw = f16_gather_plan(sizeof(block_q5_0), 0), gy = f16_gather_plan(sizeof(block_q8_0), 0);
+    const pair_idx pi = pair_idx_make();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i q = nibbles2x32(a[i].qs, a[i + 1].qs);
-        q = _mm512_mask_add_epi8(q, q5_high_bits(a[i].qh, a[i + 1].qh), q, sixteen);
-        const __m512i y = load2x32(b[i].qs, b[i + 1].qs);
-        const __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y),
-                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, y));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
+    for (; i + 8 <= nb; i += 8) {
+        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gw, &a[i]), f16_gather8(&gy, &b[i])));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i], &b[i])), pair_scale(pi, sc, 0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i + 2], &b[i + 2])), pair_scale(pi, sc, 1), acc1);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i + 4], &b[i + 4])), pair_scale(pi, sc, 2), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i + 6], &b[i + 6])), pair_scale(pi, sc, 3), acc1);
     }
-    float sum = _mm512_reduce_add_ps(acc);
+    for (; i + 2 <= nb; i += 2)
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i], &b[i])),
+                               scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc0);
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     if (i < nb) {
         float t;
         st_vec_dot_q5_0_scalar(QK5_0, &t, &a[i], &b[i]);
@@ -230,23 +319,35 @@ static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) {
     *s = sum;
 }
 
+static inline __m512i dot_q5_1_pair(const block_q5_1 *a, const block_q8_1 *b) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh), load2x32(b[0].qs, b[1].qs));
+}
+
 static void vec_dot_q5_1(int64_t n, float *s, const void *w, const void *x) {
     const block_q5_1 *a = w;
     const block_q8_1 *b = x;
     const int64_t nb = n / QK5_1;
-    const __m512i sixteen = _mm512_set1_epi8(16);
-    __m512 acc = _mm512_setzero_ps();
-    float summ = 0;
+    const f16_gather gd = f16_gather_plan(sizeof(block_q5_1), 0), gm = f16_gather_plan(sizeof(block_q5_1), 2);
+    const f16_gather yd = f16_gather_plan(sizeof(block_q8_1), 0), ys = f16_gather_plan(sizeof(block_q8_1), 2);
+    const pair_idx pi = pair_idx_make();
+    __m512 acc = _mm512_setzero_ps(), acc2 = acc;
+    __m256 accm = _mm256_setzero_ps();
     int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gd, &a[i]), f16_gather8(&yd, &b[i])));
+        accm = _mm256_fmadd_ps(f16_gather8(&gm, &a[i]), f16_gather8(&ys, &b[i]), accm);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_1_pair(&a[i], &b[i])), pair_scale(pi, sc, 0), acc);
+        acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_1_pair(&a[i + 2], &b[i + 2])), pair_scale(pi, sc, 1), acc2);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_1_pair(&a[i + 4], &b[i + 4])), pair_scale(pi, sc, 2), acc);
+        acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_1_pair(&a[i + 6], &b[i + 6])), pair_scale(pi, sc, 3), acc2);
+    }
+    float summ = 0;
     for (; i + 2 <= nb; i += 2) {
-        __m512i q = nibbles2x32(a[i].qs, a[i + 1].qs);
-        q = _mm512_mask_add_epi8(q, q5_high_bits(a[i].qh, a[i + 1].qh), q, sixteen);
-        const __m512i y = load2x32(b[i].qs, b[i + 1].qs);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_1_pair(&a[i], &b[i])),
+                              scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc);
         summ += h2f(a[i].m) * h2f(b[i].s) + h2f(a[i + 1].m) * h2f(b[i + 1].s);
     }
-    float sum = _mm512_reduce_add_ps(acc) + summ;
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc, acc2)) + hsum256(accm) + summ;
     if (i < nb) {
         float t;
         st_vec_dot_q5_1_scalar(QK5_1, &t, &a[i], &b[i]);
@@ -270,11 +371,32 @@ static inline __m512i idx_pair(int k) {
     return _mm512_inserti64x4(_mm512_set1_epi16((short)k), _mm256_set1_epi16((short)(k + 1)), 1);
 }
 
-/* Mins term of Q4_K/Q5_K: sum_j m_j * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes. */
-static inline __m128i k4_mins_dot(const uint32_t sm[4], const int16_t *bsums) {
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[3], (int)sm[2]));
+/* The 8 scales and 8 mins of a Q4_K/Q5_K super-block as 16 int16 [sc0..7, m0..7],
+ * unpacked in vector registers (the word-wise recipe of st_unpack_k4_scales).
+ * The 16-byte load covers the 12 scale bytes and the first 4 quant bytes of
+ * the same block, so it never leaves the block. */
+static inline __m256i k4_scales16(const uint8_t *scales) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)scales);          /* u0 u1 u2 . */
+    const __m128i lo = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0));    /* u0 u1 u0 u1 */
+    const __m128i t1 = _mm_and_si128(lo, _mm_set1_epi8(0x3f));           /* sc0-3, m0-3 */
+    const __m128i t2 = _mm_and_si128(_mm_srli_epi32(lo, 2), _mm_set1_epi8(0x30)); /* top bits of sc4-7, m4-7 */
+    const __m128i u2 = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2));
+    const __m128i t3 = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 4)), _mm_set1_epi8(0x0f));
+    const __m128i r = _mm_unpacklo_epi32(t1, _mm_or_si128(t2, t3));     /* sc0-3 sc4-7 m0-3 m4-7 */
+    return _mm256_cvtepu8_epi16(r);
+}
+
+/* Mins term sum_j m_j * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes. */
+static inline __m128i k4_mins_dot(__m256i sm16, const int16_t *bsums) {
     const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
-    return _mm_madd_epi16(mins, _mm_hadd_epi16(b0, b1));
+    return _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), _mm_hadd_epi16(b0, b1));
+}
+
+/* [d, dmin] of a super-block times the activation scale (f16 pair -> f32 in one conversion). */
+static inline __m128 k4_dd(const void *d_dmin, float yd) {
+    uint32_t u;
+    memcpy(&u, d_dmin, 4);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)u)), _mm_set1_ps(yd));
 }
 
 static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) {
@@ -285,11 +407,10 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) {
     __m512 acc = _mm512_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const float d = b[i].d * h2f(a[i].d), dmin = -b[i].d * h2f(a[i].dmin);
-        uint32_t sm[4];
-        st_unpack_k4_scales(a[i].scales, sm);
-        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins_dot(sm, b[i].bsums)), accm);
-        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[1], (int)sm[0])));
+        const __m128 dd = k4_dd(&a[i].d, b[i].d);
+        const __m256i sm16 = k4_scales16(a[i].scales);
+        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(k4_mins_dot(sm16, b[i].bsums)), accm);
+        const __m512i sc = _mm512_castsi256_si512(sm16);
         const uint8_t *q4 = a[i].qs;
         const int8_t *q8 = b[i].qs;
         /* vpmaddubsw pairs <= 2*15*127, times a 6-bit scale: int32 has ample room */
@@ -301,7 +422,7 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) {
                                  _mm512_permutexvar_epi16(idx2, sc));
         s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(nibbles64(q4 + 96), _mm512_loadu_si512(q8 + 192)),
                                  _mm512_permutexvar_epi16(idx3, sc));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc);
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc);
     }
     __m128 m = accm;
     m = _mm_add_ps(m, _mm_movehl_ps(m, m));
@@ -321,20 +442,20 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *w, const void *x) {
     __m512 acc = _mm512_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const float d = b[i].d * h2f(a[i].d), dmin = -b[i].d * h2f(a[i].dmin);
-        uint32_t sm[4];
-        st_unpack_k4_scales(a[i].scales, sm);
-        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins_dot(sm, b[i].bsums)), accm);
-        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[1], (int)sm[0])));
+        const __m128 dd = k4_dd(&a[i].d, b[i].d);
+        const __m256i sm16 = k4_scales16(a[i].scales);
+        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(k4_mins_dot(sm16, b[i].bsums)), accm);
+        const __m512i sc = _mm512_castsi256_si512(sm16);
         const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a[i].qh));
-        __m512i sumi = _mm512_setzero_si512();
-        for (int j = 0; j < 4; j++) {
-            __m512i q = nibbles64(a[i].qs + 32 * j);
-            q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(qh, bit[j]), q, sixteen);
-            const __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(b[i].qs + 64 * j));
-            sumi = _mm512_dpwssd_epi32(sumi, p, _mm512_permutexvar_epi16(idx[j], sc));
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0;
+        for (int j = 0; j < 4; j += 2) {
+            __m512i q0 = nibbles64(a[i].qs + 32 * j), q1 = nibbles64(a[i].qs + 32 * j + 32);
+            q0 = _mm512_mask_add_epi8(q0, _mm512_test_epi8_mask(qh, bit[j]), q0, sixteen);
+            q1 = _mm512_mask_add_epi8(q1, _mm512_test_epi8_mask(qh, bit[j + 1]), q1, sixteen);
+            s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q0, _mm512_loadu_si512(b[i].qs + 64 * j)), _mm512_permutexvar_epi16(idx[j], sc));
+            s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q1, _mm512_loadu_si512(b[i].qs + 64 * j + 64)), _mm512_permutexvar_epi16(idx[j + 1], sc));
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc);
     }
     __m128 m = accm;
     m = _mm_add_ps(m, _mm_movehl_ps(m, m));

@@ -130,6 +130,8 @@ void st_context_free(st_context *ctx);
 int st_context_n_ctx(const st_context *ctx);
 int st_context_n_seq(const st_context *ctx);
 int st_context_n_threads(const st_context *ctx);
+int st_context_n_batch(const st_context *ctx);
+const st_model *st_context_model(const st_context *ctx);
 
 /* A batch: n_tokens inputs, each belonging to a sequence at a position.
  * Within a sequence, positions must continue that sequence's cache
@@ -380,6 +382,25 @@ int st_thinker_is_thinking(const st_thinker *t);
 void st_thinker_counts(const st_thinker *t, int *soft, int *think_discrete, int *after, int *injected);
 st_think_end st_thinker_end_reason(const st_thinker *t);
 const char *st_think_end_name(st_think_end e);
+
+/* ---------------------------------------------------------------- runner
+ * Drives many sequences through one context, one forward pass per step for
+ * all of them: prompts (chunked by n_batch), then each sequence's thinker
+ * decides its next input (token, concept embedding or injected marker), and
+ * the runner feeds it on the next step. Sequences mix soft and discrete steps
+ * freely within one batch. */
+typedef struct st_runner st_runner;
+st_status st_runner_init(st_context *ctx, st_runner **out);
+void st_runner_free(st_runner *r);
+/* Start sequence `seq` (its KV cache is cleared) on a prompt; the thinker is the caller's. */
+st_status st_runner_start(st_runner *r, int seq, const st_token *prompt, int n_prompt, st_thinker *th);
+/* Stop sequence `seq`: its pending input is dropped. */
+void st_runner_stop(st_runner *r, int seq);
+int st_runner_active(const st_runner *r); /* sequences still running */
+/* One forward pass. For each sequence that produced a step, stepped[seq] = 1
+ * and steps[seq] holds it (arrays of n_seq entries). A sequence whose context
+ * is full is stopped and reported with ST_E_FULL only if no other work remains. */
+st_status st_runner_step(st_runner *r, st_think_step *steps, int *stepped);
 
 /* ---------------------------------------------------------------- synthetic models
  * Write a GGUF with random weights in the shape of a known model, for benchmarks. */

@@ -48,6 +48,8 @@ st_context_params st_context_default_params(void) {
 int st_context_n_ctx(const st_context *c) { return c->p.n_ctx; }
 int st_context_n_seq(const st_context *c) { return c->p.n_seq; }
 int st_context_n_threads(const st_context *c) { return st_pool_size(c->pool); }
+int st_context_n_batch(const st_context *c) { return c->p.n_batch; }
+const st_model *st_context_model(const st_context *c) { return c->model; }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 

@@ -84,13 +84,13 @@ st_status st_tokvec_push(st_tokvec *v, st_token id) {
     return ST_OK;
 }
 
-typedef struct cand {
-    int32_t rank, left;
-    st_token a, b;
-} cand;
+/* A candidate merge is the key (rank << 32 | left position): the smallest key
+ * is the lowest rank, leftmost on ties, and compares as one integer. */
+typedef uint64_t cand;
 
 typedef struct bpe_ctx {
     const st_tokenizer *t;
+    st_pretok_scratch *pre;
     st_tokvec *out;
     st_token *id;
     int32_t *prev, *next;
@@ -100,8 +100,20 @@ typedef struct bpe_ctx {
     size_t scap;
 } bpe_ctx;
 
-static inline int cand_less(const cand *x, const cand *y) {
-    return x->rank < y->rank || (x->rank == y->rank && x->left < y->left);
+/* 4-ary min-heap: shallower than binary, and the 4 children share a cache line */
+static void sift_down(cand *h, size_t n, size_t i) {
+    cand v = h[i];
+    for (;;) {
+        size_t c = 4 * i + 1, m = c;
+        if (c >= n) break;
+        size_t e = c + 4 < n ? c + 4 : n;
+        for (size_t k = c + 1; k < e; k++)
+            if (h[k] < h[m]) m = k;
+        if (h[m] >= v) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = v;
 }
 
 static int heap_push(bpe_ctx *c, cand v) {
@@ -114,8 +126,8 @@ static int heap_push(bpe_ctx *c, cand v) {
     }
     size_t i = c->hn++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!cand_less(&v, &c->heap[p])) break;
+        size_t p = (i - 1) / 4;
+        if (c->heap[p] <= v) break;
         c->heap[i] = c->heap[p];
         i = p;
     }
@@ -124,19 +136,14 @@ static int heap_push(bpe_ctx *c, cand v) {
 }
 
 static cand heap_pop(bpe_ctx *c) {
-    cand top = c->heap[0], last = c->heap[--c->hn];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const cand *best = &last;
-        if (l < c->hn && cand_less(&c->heap[l], best)) { m = l; best = &c->heap[l]; }
-        if (r < c->hn && cand_less(&c->heap[r], best)) { m = r; }
-        if (m == i) break;
-        c->heap[i] = c->heap[m];
-        i = m;
-    }
-    if (c->hn) c->heap[i] = last;
+    cand top = c->heap[0];
+    c->heap[0] = c->heap[--c->hn];
+    if (c->hn) sift_down(c->heap, c->hn, 0);
     return top;
+}
+
+static inline cand make_cand(const st_merge_slot *m, int32_t left) {
+    return (uint64_t)(uint32_t)m->rank << 32 | (uint32_t)left;
 }
 
 static int add_pair(bpe_ctx *c, int32_t left, int32_t right) {
@@ -144,9 +151,7 @@ static int add_pair(bpe_ctx *c, int32_t left, int32_t right) {
     st_token a = c->id[left], b = c->id[right];
     if (a < 0 || b < 0) return 0;
     const st_merge_slot *m = merge_find(c->t, a, b);
-    if (!m) return 0;
-    cand v = {m->rank, left, a, b};
-    return heap_push(c, v);
+    return m ? heap_push(c, make_cand(m, left)) : 0;
 }
 
 static st_status encode_word(void *ctx, const char *w, size_t n) {
@@ -186,15 +191,28 @@ static st_status encode_word(void *ctx, const char *w, size_t n) {
         c->prev[i] = (int32_t)i - 1;
         c->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
+    /* the initial pairs, heapified in O(n) */
+    if (c->hcap < n) {
+        cand *nh = realloc(c->heap, n * sizeof *nh);
+        if (!nh) goto nomem;
+        c->heap = nh;
+        c->hcap = n;
+    }
     c->hn = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (add_pair(c, (int32_t)i, (int32_t)i + 1)) goto nomem;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (c->id[i] < 0 || c->id[i + 1] < 0) continue;
+        const st_merge_slot *m = merge_find(t, c->id[i], c->id[i + 1]);
+        if (m) c->heap[c->hn++] = make_cand(m, (int32_t)i);
+    }
+    for (size_t i = c->hn / 4 + 1; i-- > 0;)
+        if (i < c->hn) sift_down(c->heap, c->hn, i);
     while (c->hn) {
         cand v = heap_pop(c);
-        int32_t l = v.left, r = c->next[l];
-        /* stale: either side has changed since the pair was queued */
-        if (r < 0 || c->id[l] != v.a || c->id[r] != v.b) continue;
-        const st_merge_slot *m = merge_find(t, v.a, v.b);
+        int32_t l = (int32_t)(uint32_t)v, r = c->next[l];
+        if (r < 0 || c->id[l] < 0 || c->id[r] < 0) continue;
+        /* a rank names one pair, so the pair is still there iff its rank is */
+        const st_merge_slot *m = merge_find(t, c->id[l], c->id[r]);
+        if (!m || (uint32_t)m->rank != (uint32_t)(v >> 32)) continue;
         c->id[l] = m->result;
         c->id[r] = -2; /* dead */
         c->next[l] = c->next[r];
@@ -210,15 +228,34 @@ nomem:
     return st_errorf(ST_E_NOMEM, "tokenizer: out of memory");
 }
 
-st_status st_bpe_encode(const st_tokenizer *t, const char *text, size_t n, st_tokvec *out) {
-    bpe_ctx c = {0};
-    c.t = t;
-    c.out = out;
-    st_status st = st_pretok_split(t->pre, text, n, encode_word, &c);
-    free(c.id);
-    free(c.prev);
-    free(c.next);
-    free(c.heap);
-    free(c.scratch);
-    return st;
+struct st_bpe_session {
+    bpe_ctx c;
+};
+
+st_status st_bpe_session_new(const st_tokenizer *t, st_bpe_session **out) {
+    *out = NULL;
+    st_bpe_session *s = calloc(1, sizeof *s);
+    if (!s || !(s->c.pre = st_pretok_scratch_new())) {
+        free(s);
+        return st_errorf(ST_E_NOMEM, "tokenizer: out of memory");
+    }
+    s->c.t = t;
+    *out = s;
+    return ST_OK;
+}
+
+void st_bpe_session_free(st_bpe_session *s) {
+    if (!s) return;
+    st_pretok_scratch_free(s->c.pre);
+    free(s->c.id);
+    free(s->c.prev);
+    free(s->c.next);
+    free(s->c.heap);
+    free(s->c.scratch);
+    free(s);
+}
+
+st_status st_bpe_encode(st_bpe_session *s, const char *text, size_t n, st_tokvec *out) {
+    s->c.out = out;
+    return st_pretok_split(s->c.t->pre, s->c.pre, text, n, encode_word, &s->c);
 }

@@ -152,11 +152,9 @@ st_status st_detokenize(const st_tokenizer *t, const st_token *ids, int n, unsig
     if ((flags & ST_DETOK_CLEAN) && t->clean_spaces) k = clean_spaces(buf, k);
     *len = k;
     st_status st = ST_OK;
-    if (k + 1 <= cap) {
-        memcpy(out, buf, k);
-        out[k] = 0;
-    } else if (k <= cap) {
-        memcpy(out, buf, k);
+    if (k <= cap) {
+        if (k) memcpy(out, buf, k);
+        if (k < cap) out[k] = 0;
     } else {
         st = st_errorf(ST_E_FULL, "detokenize: %zu bytes do not fit in %zu", k, cap);
     }

@@ -184,20 +184,56 @@ static int pvec_push(pvec *p, size_t off, size_t len) {
     return 0;
 }
 
+struct st_pretok_scratch {
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+    pcre2_jit_stack *js;
+    pvec a, b;
+};
+
+st_pretok_scratch *st_pretok_scratch_new(void) {
+    st_pretok_scratch *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->md = pcre2_match_data_create(1, NULL);
+    if (!s->md) { free(s); return NULL; }
+    return s;
+}
+
+void st_pretok_scratch_free(st_pretok_scratch *s) {
+    if (!s) return;
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mc);
+    if (s->js) pcre2_jit_stack_free(s->js);
+    free(s->a.v);
+    free(s->b.v);
+    free(s);
+}
+
+/* The default JIT stack (32 KiB) suffices for ordinary text; a piece that
+ * needs more gets a private larger one, created on first need. */
+static int grow_jit_stack(st_pretok_scratch *s) {
+    if (s->js) return 0;
+    if (!s->mc && !(s->mc = pcre2_match_context_create(NULL))) return 0;
+    if (!(s->js = pcre2_jit_stack_create(64 * 1024, 64 * 1024 * 1024, NULL))) return 0;
+    pcre2_jit_stack_assign(s->mc, NULL, s->js);
+    return 1;
+}
+
 /* Split one piece with one regex, appending matches and gaps to out. */
-static st_status split_piece(const pcre2_code *re, const char *text, size_t off, size_t len,
-                             pcre2_match_data *md, pcre2_match_context *mc, pvec *out) {
+static st_status split_piece(const pcre2_code *re, const char *text, size_t off, size_t len, st_pretok_scratch *s,
+                             pvec *out) {
     const PCRE2_SPTR subj = (PCRE2_SPTR)(text + off);
     size_t pos = 0, last = 0;
     while (pos < len) {
-        int rc = pcre2_match(re, subj, len, pos, PCRE2_NO_UTF_CHECK, md, mc);
+        int rc = pcre2_match(re, subj, len, pos, PCRE2_NO_UTF_CHECK, s->md, s->mc);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && grow_jit_stack(s)) continue;
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(rc, msg, sizeof msg);
             return st_errorf(ST_E_INTERNAL, "tokenizer: regex match failed: %s", (const char *)msg);
         }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
         size_t ms = ov[0], me = ov[1];
         if (me == ms) {
             /* none of the patterns can match empty; step over a character if one ever does */
@@ -215,34 +251,19 @@ nomem:
     return st_errorf(ST_E_NOMEM, "tokenizer: out of memory");
 }
 
-st_status st_pretok_split(const struct st_pretok *p, const char *text, size_t n, st_pretok_fn fn, void *ctx) {
+st_status st_pretok_split(const struct st_pretok *p, st_pretok_scratch *s, const char *text, size_t n,
+                          st_pretok_fn fn, void *ctx) {
     if (n == 0) return ST_OK;
-    st_status st = ST_OK;
-    pvec a = {0}, b = {0};
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    /* a private JIT stack keeps concurrent callers apart and leaves room for long pieces */
-    pcre2_jit_stack *js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
-    if (!md || !mc) { st = st_errorf(ST_E_NOMEM, "tokenizer: out of memory"); goto done; }
-    if (js) pcre2_jit_stack_assign(mc, NULL, js);
-    if (pvec_push(&a, 0, n)) { st = st_errorf(ST_E_NOMEM, "tokenizer: out of memory"); goto done; }
+    pvec *a = &s->a, *b = &s->b;
+    a->n = 0;
+    if (pvec_push(a, 0, n)) return st_errorf(ST_E_NOMEM, "tokenizer: out of memory");
     for (int r = 0; r < p->n; r++) {
-        b.n = 0;
-        for (size_t i = 0; i < a.n; i++) {
-            st = split_piece(p->re[r], text, a.v[i].off, a.v[i].len, md, mc, &b);
-            if (st) goto done;
-        }
-        pvec t = a; a = b; b = t;
+        b->n = 0;
+        for (size_t i = 0; i < a->n; i++) ST_TRY(split_piece(p->re[r], text, a->v[i].off, a->v[i].len, s, b));
+        pvec *t = a;
+        a = b;
+        b = t;
     }
-    for (size_t i = 0; i < a.n; i++) {
-        st = fn(ctx, text + a.v[i].off, a.v[i].len);
-        if (st) break;
-    }
-done:
-    free(a.v);
-    free(b.v);
-    if (js) pcre2_jit_stack_free(js);
-    pcre2_match_context_free(mc);
-    pcre2_match_data_free(md);
-    return st;
+    for (size_t i = 0; i < a->n; i++) ST_TRY(fn(ctx, text + a->v[i].off, a->v[i].len));
+    return ST_OK;
 }

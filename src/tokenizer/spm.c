@@ -13,9 +13,10 @@ typedef struct sym {
     int32_t prev, next;
 } sym;
 
+/* Candidate merge: key = (inverted score << 32 | left), so the smallest key is
+ * the highest score, leftmost on ties; size tells a stale entry. */
 typedef struct big {
-    float score;
-    int32_t left, right;
+    uint64_t key;
     uint32_t size;
 } big;
 
@@ -28,8 +29,11 @@ typedef struct spm_ctx {
     size_t hn, hcap;
 } spm_ctx;
 
-static inline int big_before(const big *x, const big *y) {
-    return x->score > y->score || (x->score == y->score && x->left < y->left);
+static inline uint32_t score_order(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* ascending with f */
+    return ~u;                                      /* higher score first */
 }
 
 static int push(spm_ctx *c, big v) {
@@ -42,8 +46,8 @@ static int push(spm_ctx *c, big v) {
     }
     size_t i = c->hn++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!big_before(&v, &c->heap[p])) break;
+        size_t p = (i - 1) / 4;
+        if (c->heap[p].key <= v.key) break;
         c->heap[i] = c->heap[p];
         i = p;
     }
@@ -52,18 +56,20 @@ static int push(spm_ctx *c, big v) {
 }
 
 static big pop(spm_ctx *c) {
-    big top = c->heap[0], last = c->heap[--c->hn];
-    size_t i = 0;
+    big top = c->heap[0], v = c->heap[--c->hn];
+    size_t n = c->hn, i = 0;
+    if (!n) return top;
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const big *best = &last;
-        if (l < c->hn && big_before(&c->heap[l], best)) { m = l; best = &c->heap[l]; }
-        if (r < c->hn && big_before(&c->heap[r], best)) m = r;
-        if (m == i) break;
+        size_t ch = 4 * i + 1, m = ch;
+        if (ch >= n) break;
+        size_t e = ch + 4 < n ? ch + 4 : n;
+        for (size_t k = ch + 1; k < e; k++)
+            if (c->heap[k].key < c->heap[m].key) m = k;
+        if (c->heap[m].key >= v.key) break;
         c->heap[i] = c->heap[m];
         i = m;
     }
-    if (c->hn) c->heap[i] = last;
+    c->heap[i] = v;
     return top;
 }
 
@@ -72,7 +78,7 @@ static int try_pair(spm_ctx *c, int32_t l, int32_t r) {
     uint32_t size = c->s[l].n + c->s[r].n;
     st_token id = st_tok_lookup(c->t, c->text + c->s[l].off, size);
     if (id < 0) return 0;
-    big v = {c->t->tok[id].score, l, r, size};
+    big v = {(uint64_t)score_order(c->t->tok[id].score) << 32 | (uint32_t)l, size};
     return push(c, v);
 }
 
@@ -103,13 +109,16 @@ static st_status encode_segment(spm_ctx *c, const char *text, size_t n, st_tokve
         if (try_pair(c, i - 1, i)) goto nomem;
     while (c->hn) {
         big b = pop(c);
-        sym *L = &c->s[b.left], *R = &c->s[b.right];
-        if (L->n == 0 || R->n == 0 || L->n + R->n != b.size) continue;
+        int32_t left = (int32_t)(uint32_t)b.key;
+        sym *L = &c->s[left];
+        if (L->n == 0 || L->next < 0) continue;
+        sym *R = &c->s[L->next];
+        if (R->n == 0 || L->n + R->n != b.size) continue;
         L->n += R->n;
         R->n = 0;
         L->next = R->next;
-        if (R->next >= 0) c->s[R->next].prev = b.left;
-        if (try_pair(c, L->prev, b.left) || try_pair(c, b.left, L->next)) goto nomem;
+        if (R->next >= 0) c->s[R->next].prev = left;
+        if (try_pair(c, L->prev, left) || try_pair(c, left, L->next)) goto nomem;
     }
     for (int32_t i = 0; ns && i >= 0; i = c->s[i].next) {
         const sym *y = &c->s[i];

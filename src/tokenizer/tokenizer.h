@@ -66,10 +66,16 @@ struct st_tokenizer {
     /* special (control / user-defined / unknown) tokens, longest text first */
     st_token *specials;
     int n_specials;
-    /* distinct lengths of the special tokens starting with each byte, longest
-     * first: spec_lens[spec_len_off[b] .. spec_len_off[b + 1]) */
-    uint32_t spec_len_off[257];
-    uint32_t *spec_lens;
+    /* Index for finding special tokens in text (tokenize.c): their distinct
+     * lengths, longest first; per length, the bytes they start with; the
+     * (first byte, last byte) pairs of all of them; and a text -> id hash
+     * small enough to stay in cache (slots hold id + 1). */
+    int n_levels;
+    uint32_t *level_len;
+    uint8_t (*level_first)[32];
+    uint8_t spec_pair[8192];
+    uint32_t *spec_hash;
+    uint32_t spec_hash_mask;
     int max_token_len;
 
     /* decoded bytes of every token (special tokens rendered as their text) */
@@ -138,7 +144,11 @@ st_status st_pretok_create(const char *name, struct st_pretok **out, int *ignore
 void st_pretok_free(struct st_pretok *p);
 /* Split text[0..n) (valid UTF-8) into pre-tokens; calls fn(start, len) in order. */
 typedef st_status (*st_pretok_fn)(void *ctx, const char *s, size_t n);
-st_status st_pretok_split(const struct st_pretok *p, const char *text, size_t n, st_pretok_fn fn, void *ctx);
+typedef struct st_pretok_scratch st_pretok_scratch; /* per-call PCRE2 state */
+st_pretok_scratch *st_pretok_scratch_new(void);
+void st_pretok_scratch_free(st_pretok_scratch *s);
+st_status st_pretok_split(const struct st_pretok *p, st_pretok_scratch *scr, const char *text, size_t n,
+                          st_pretok_fn fn, void *ctx);
 
 /* ---- bpe.c / spm.c: encode one raw-text fragment, appending to a vector */
 typedef struct st_tokvec {
@@ -148,7 +158,11 @@ typedef struct st_tokvec {
 st_status st_tokvec_push(st_tokvec *v, st_token id);
 
 st_status st_bpe_build_merges(st_tokenizer *t, const char *const *merges, const uint64_t *lens, int n);
-st_status st_bpe_encode(const st_tokenizer *t, const char *text, size_t n, st_tokvec *out);
+/* Scratch reused across the fragments of one st_tokenize call. */
+typedef struct st_bpe_session st_bpe_session;
+st_status st_bpe_session_new(const st_tokenizer *t, st_bpe_session **out);
+void st_bpe_session_free(st_bpe_session *s);
+st_status st_bpe_encode(st_bpe_session *s, const char *text, size_t n, st_tokvec *out);
 st_status st_spm_encode(const st_tokenizer *t, const char *text, size_t n, st_tokvec *out);
 
 /* ---- tokenize.c */

@@ -338,7 +338,9 @@ void st_tokenizer_free(st_tokenizer *t) {
     st_pretok_free(t->pre);
     free(t->eog);
     free(t->specials);
-    free(t->spec_lens);
+    free(t->level_len);
+    free(t->level_first);
+    free(t->spec_hash);
     free(t->piece_pool);
     free(t->piece_off);
     free(t->arch);

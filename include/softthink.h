@@ -256,7 +256,8 @@ st_status st_tokenize(const st_tokenizer *t, const char *text, size_t len, int a
 #define ST_DETOK_KEEP_SPACE 2u /* SPM: keep the space the tokenizer put before the text */
 #define ST_DETOK_CLEAN      4u /* llama.cpp's clean-up (" ," -> ",", " 's" -> "'s", ...) where the vocab asks for it */
 
-/* Bytes of one token (special tokens as their text); NULL for an id out of range. */
+/* Bytes of one token (special tokens as their text), NUL-terminated (a byte
+ * token may itself be 0: use *len); NULL for an id out of range. */
 const char *st_token_piece(const st_tokenizer *t, st_token id, size_t *len);
 /* Concatenate the pieces of ids[0..n) into out (NUL-terminated when there is
  * room); *len gets the byte count needed; ST_E_FULL if cap is too small. */

@@ -2,6 +2,7 @@
  * round trips on random Unicode, malformed UTF-8, streaming decode, special
  * tokens, chat templates and a 1 MB timing. */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -476,6 +477,7 @@ static void test_specials(void) {
         st_token bad = 999999;
         CHECK(st_detokenize(q, &bad, 1, 0, NULL, 0, &need) == ST_E_ARG);
         CHECK(st_token_piece(q, -1, &l) == NULL && st_token_piece(q, 9707, &l) && l == 5);
+        CHECK(!strcmp(st_token_piece(q, 9707, NULL), "Hello") && !strcmp(st_token_piece(q, 151644, NULL), "<|im_start|>"));
         st_tokenizer_free(q);
     }
     /* SPM: BOS added, leading space rule, space after special tokens */
@@ -495,8 +497,12 @@ static void test_specials(void) {
         CHECK(d && !strcmp(d, " Hello world"));
         free(d);
         free(v);
+        /* after a special token the text gets its leading space again */
         v = tok_alloc(s, "<s>Hi", 5, 0, 1, &n);
-        CHECK(v && n >= 2 && v[0] == 1 && v[1] == tok_alloc(s, "Hi", 2, 0, 0, &n)[0]);
+        int m;
+        st_token *hi = tok_alloc(s, "Hi", 2, 0, 0, &m);
+        CHECK(v && hi && n == m + 1 && v[0] == 1 && !memcmp(v + 1, hi, sizeof *hi * (size_t)m));
+        free(hi);
         free(v);
         st_tokenizer_free(s);
     }
@@ -634,6 +640,53 @@ static void test_chat(void) {
     }
 }
 
+/* ---------------------------------------------------------------- threads */
+
+typedef struct job {
+    const st_tokenizer *t;
+    const char *text;
+    size_t n;
+    const st_token *expect;
+    int n_expect, ok;
+} job;
+
+static void *tok_thread(void *arg) {
+    job *j = arg;
+    j->ok = 1;
+    for (int r = 0; r < 20; r++) {
+        int n;
+        st_token *v = tok_alloc(j->t, j->text, j->n, 1, 1, &n);
+        if (!v || n != j->n_expect || memcmp(v, j->expect, sizeof *v * (size_t)n)) j->ok = 0;
+        free(v);
+    }
+    return NULL;
+}
+
+/* One tokenizer shared by several threads gives every thread the same ids. */
+static void test_threads(void) {
+    st_tokenizer *t = load("tokenizers/qwen3-vocab.gguf");
+    size_t n;
+    char *text = t_read_file(t_shared("tokenizers/llamacpp/ggml-vocab-qwen2.gguf.inp"), &n);
+    if (!t || !text) { free(text); st_tokenizer_free(t); return; }
+    int m;
+    st_token *expect = tok_alloc(t, text, n, 1, 1, &m);
+    pthread_t th[4];
+    job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (job){t, text, n, expect, m, 0};
+        pthread_create(&th[i], NULL, tok_thread, &jobs[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += jobs[i].ok;
+    }
+    CHECKF(ok == 4, "%d/4 threads got the single-threaded ids", ok);
+    free(expect);
+    free(text);
+    st_tokenizer_free(t);
+}
+
 /* ---------------------------------------------------------------- speed */
 
 static void time_1mb(const char *rel) {
@@ -687,6 +740,7 @@ int main(void) {
     test_malformed();
     test_specials();
     test_chat();
+    test_threads();
     printf("speed:\n");
     time_1mb("tokenizers/qwen3-vocab.gguf");
     time_1mb("tokenizers/llamacpp/ggml-vocab-deepseek-llm.gguf");

@@ -58,14 +58,15 @@ static size_t render(const st_tokenizer *t, st_token id, char *o) {
 st_status st_tok_build_pieces(st_tokenizer *t) {
     t->piece_off = malloc(sizeof *t->piece_off * ((size_t)t->n_vocab + 1));
     /* a piece is never longer than its text */
-    t->piece_pool = malloc(t->text_pool_len + 1);
+    t->piece_pool = malloc(t->text_pool_len + 1);  /* pool entries are len + 1 bytes too */
     if (!t->piece_off || !t->piece_pool) return st_errorf(ST_E_NOMEM, "tokenizer: out of memory");
     size_t k = 0;
     for (int i = 0; i < t->n_vocab; i++) {
         t->piece_off[i] = (uint32_t)k;
         size_t l = render(t, i, t->piece_pool + k);
         if (l > t->max_piece) t->max_piece = (uint32_t)l;
-        k += l;
+        t->piece_pool[k + l] = 0; /* callers may print a piece with %s */
+        k += l + 1;
     }
     t->piece_off[t->n_vocab] = (uint32_t)k;
     return ST_OK;
@@ -76,7 +77,7 @@ const char *st_token_piece(const st_tokenizer *t, st_token id, size_t *len) {
         if (len) *len = 0;
         return NULL;
     }
-    if (len) *len = t->piece_off[id + 1] - t->piece_off[id];
+    if (len) *len = t->piece_off[id + 1] - t->piece_off[id] - 1;
     return t->piece_pool + t->piece_off[id];
 }
 

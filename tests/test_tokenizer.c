@@ -626,6 +626,18 @@ static void test_chat(void) {
     }
     st_tokenizer *g = load("tokenizers/llamacpp/ggml-vocab-gpt-2.gguf");
     if (g) {
+        /* llama.cpp's optional decode clean-up; off by default so that decoding is exact */
+        const char *txt = "Hello , world . It 's";
+        int n;
+        st_token *v = tok_alloc(g, txt, strlen(txt), 0, 0, &n);
+        size_t l;
+        char *d = v ? detok_alloc(g, v, n, ST_DETOK_CLEAN, &l) : NULL;
+        CHECK(d && !strcmp(d, "Hello, world. It's"));
+        free(d);
+        d = v ? detok_alloc(g, v, n, 0, &l) : NULL;
+        CHECK(d && !strcmp(d, txt));
+        free(d);
+        free(v);
         ct = st_chat_template_detect(g);
         CHECK(ct.family == ST_CHAT_PLAIN);
         st_think_markers tm = st_chat_think_markers(&ct, g);

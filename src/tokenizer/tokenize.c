@@ -115,9 +115,9 @@ static st_status partition(const st_tokenizer *t, const char *text, size_t n, in
         if (!nlv) continue;
         if (!mask && !(mask = calloc(n, 1))) goto nomem;
         /* found in position order; only several ids at one length need sorting */
-        size_t k = 1;
-        while (k < nlv && lv[k].id == lv[0].id) k++;
-        if (k < nlv) qsort(lv, nlv, sizeof *lv, occ_by_id);
+        size_t same = 1;
+        while (same < nlv && lv[same].id == lv[0].id) same++;
+        if (same < nlv) qsort(lv, nlv, sizeof *lv, occ_by_id);
         for (size_t i = 0; i < nlv;) {
             st_token id = lv[i].id;
             size_t last_end = 0;

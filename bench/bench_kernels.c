@@ -7,7 +7,7 @@
  * come from memory, as in decoding a real model; "cache" reuses one copy and
  * shows the kernel's own speed. GB/s counts weight bytes only.
  * An optional 4th argument restricts the run to one ISA.
- * `bench_kernels kern [isa]` times vec_dot alone on rows resident in cache. */
+ * `bench_kernels kern [isa|all] [cols]` times vec_dot alone on rows resident in cache. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +48,10 @@ static void run(st_pool *pool, const st_kernels *k, st_type wt, uint8_t *const *
 
 /* Kernel-only speed: vec_dot over 8 rows that stay in L1/L2, best of many
  * repetitions (robust on a shared machine). */
-static void kern_only(const char *only) {
+static void kern_only(const char *only, int64_t cols) {
     const st_type types[] = {ST_TYPE_F32, ST_TYPE_F16, ST_TYPE_BF16, ST_TYPE_Q8_0, ST_TYPE_Q4_0, ST_TYPE_Q4_1,
                              ST_TYPE_Q5_0, ST_TYPE_Q5_1, ST_TYPE_Q4_K, ST_TYPE_Q5_K, ST_TYPE_Q6_K};
-    const int64_t cols = 4864, rows = 8;
+    const int64_t rows = 8;
     float *src = malloc(rows * cols * sizeof(float)), *x = malloc(cols * sizeof(float));
     for (int64_t i = 0; i < rows * cols; i++) src[i] = (float)rand() / RAND_MAX * 2 - 1;
     for (int64_t i = 0; i < cols; i++) x[i] = (float)rand() / RAND_MAX * 2 - 1;
@@ -62,6 +62,7 @@ static void kern_only(const char *only) {
         printf("%-6s", k->isa);
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             const st_type wt = types[ti], vt = st_type_traits_get(wt)->vec_dot_type;
+            if (cols % st_type_traits_get(wt)->blck_size) continue;
             const size_t rs = st_row_size(wt, cols);
             uint8_t *w = malloc(rs * rows), *xq = malloc(st_row_size(vt, cols));
             for (int64_t r = 0; r < rows; r++) st_quantize_row(wt, src + r * cols, w + r * rs, cols);
@@ -70,7 +71,8 @@ static void kern_only(const char *only) {
             float out[8];
             for (int rep = 0; rep < 2000; rep++) {
                 const double t0 = now();
-                for (int64_t r = 0; r < rows; r++) k->vec_dot[wt](cols, &out[r], w + r * rs, xq);
+                if (k->vec_dot_rows[wt]) k->vec_dot_rows[wt](cols, out, w, rs, rows, xq);
+                else for (int64_t r = 0; r < rows; r++) k->vec_dot[wt](cols, &out[r], w + r * rs, xq);
                 const double t = now() - t0;
                 if (t < best) best = t;
             }
@@ -84,7 +86,7 @@ static void kern_only(const char *only) {
 
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "kern") == 0) {
-        kern_only(argc >= 3 ? argv[2] : NULL);
+        kern_only(argc >= 3 && strcmp(argv[2], "all") ? argv[2] : NULL, argc >= 4 ? atoll(argv[3]) : 4864);
         return 0;
     }
     int64_t rows = 896, cols = 4864, n_tok = 1;

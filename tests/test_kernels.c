@@ -177,6 +177,44 @@ static void test_block_sensitivity(const st_kernels *k) {
     }
 }
 
+/* vec_dot_rows must give exactly what vec_dot gives row by row, for any row
+ * count (pairs and a lone row) and any block count (full and partial groups). */
+static void test_vec_dot_rows(const st_kernels *k) {
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        const st_type wt = k_wtypes[ti];
+        if (!k->vec_dot_rows[wt]) continue;
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        const int bs = tw->blck_size;
+        int ok = 1;
+        const int64_t nblk[] = {1, 2, 3, 6, 8, 9, 10, 15, 16, 28, 33};
+        for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
+            const int64_t n = nblk[li] * bs, nr = 7;
+            const size_t rs = st_row_size(wt, n) + 6; /* a stride beyond the row, as a caller may use */
+            float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
+            uint8_t *wq = calloc(nr, rs);
+            void *xq = malloc(st_row_size(vt, n));
+            rnd_row(x, n, 1.0f);
+            st_quantize_row(vt, x, xq, n);
+            for (int64_t r = 0; r < nr; r++) {
+                rnd_row(w, n, 1.0f + r);
+                st_quantize_row(wt, w, wq + r * rs, n);
+            }
+            for (int64_t m = 1; m <= nr; m++) {
+                float got[8], want[8];
+                k->vec_dot_rows[wt](n, got, wq, rs, m, xq);
+                for (int64_t r = 0; r < m; r++) k->vec_dot[wt](n, &want[r], wq + r * rs, xq);
+                if (memcmp(got, want, m * sizeof(float)) != 0) {
+                    ok = 0;
+                    fprintf(stderr, "  %s %s vec_dot_rows n=%lld nr=%lld differs from vec_dot\n", k->isa, tw->name, (long long)n, (long long)m);
+                }
+            }
+            free(w); free(x); free(wq); free(xq);
+        }
+        CHECKF(ok, "%s %s: vec_dot_rows == vec_dot per row", k->isa, tw->name);
+    }
+}
+
 /* ---------------------------------------------------------------- quantize_row */
 
 static void test_quantize_row(const st_kernels *k) {
@@ -365,6 +403,7 @@ int main(void) {
         g_rng = 0x9e3779b97f4a7c15ull; /* same data for every ISA */
         test_vec_dot(k);
         test_block_sensitivity(k);
+        test_vec_dot_rows(k);
         test_quantize_row(k);
         test_f32_helpers(k);
         if (pool2) test_matmul(k, pool2);

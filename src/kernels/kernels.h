@@ -16,6 +16,10 @@ struct st_pool;
 typedef void (*st_vec_dot_fn)(int64_t n, float *s, const void *w, const void *x);
 /* Convert an f32 activation row to an activation format (F32 copy, F16, BF16, Q8_0, Q8_1, Q8_K). */
 typedef void (*st_quantize_row_fn)(const float *x, void *y, int64_t n);
+/* s[r] = dot(w + r*w_stride bytes, x) for r < nr: a run of weight rows against
+ * one activation row, sharing the activation-side work (loads, scale
+ * conversions, offset sums) and per-call setup between rows. */
+typedef void (*st_vec_dot_rows_fn)(int64_t n, float *s, const void *w, size_t w_stride, int64_t nr, const void *x);
 
 typedef struct st_kernels {
     const char *isa;                               /* "scalar", "avx2", "avx512" */
@@ -23,6 +27,8 @@ typedef struct st_kernels {
     st_quantize_row_fn quantize_row[ST_TYPE_COUNT];/* indexed by activation type */
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a*x */
+    /* Optional (NULL: call vec_dot per row); same results as vec_dot row by row. */
+    st_vec_dot_rows_fn vec_dot_rows[ST_TYPE_COUNT];
 } st_kernels;
 
 /* Best table for this CPU; ST_ISA=scalar|avx2|avx512 in the environment forces one. */

@@ -131,17 +131,35 @@ static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) {
  * Loads stay inside the 8 blocks (8*S >= 128), so nothing past a row is read. */
 typedef struct { __m512i idx_a, idx_b; int off2, two; } f16_gather;
 
-static inline f16_gather f16_gather_plan(int S, int off) {
+/* Index tables are compile-time constants (one per block size and field) so a
+ * short row does not pay for building them on every call. Blocks 0-3 come from
+ * the 128 bytes at the group start; when block 7's field lies beyond them,
+ * blocks 4-7 come from a second 128-byte window at off2 (4*S, or 8*S-128 for
+ * S < 32, so that the window ends within the group). */
+#define G_TWO(S, off) ((7 * (S) + (off)) / 2 >= 64)
+#define G_OFF2(S) ((S) >= 32 ? 4 * (S) : 8 * (S) - 128)
+#define G_A(S, off, k) (short)((G_TWO(S, off) && (k) >= 4) ? 0 : ((k) * (S) + (off)) / 2)
+#define G_B(S, off, k) (short)((G_TWO(S, off) && (k) >= 4) ? ((k) * (S) + (off) - G_OFF2(S)) / 2 : 0)
+#define G_ROW(G, S, off) {G(S, off, 0), G(S, off, 1), G(S, off, 2), G(S, off, 3), G(S, off, 4), G(S, off, 5), G(S, off, 6), G(S, off, 7)}
+typedef struct { _Alignas(64) short a[32]; _Alignas(64) short b[32]; } f16_gather_tab;
+#define F16_GATHER_TAB(name, S, off) static const f16_gather_tab name = {G_ROW(G_A, S, off), G_ROW(G_B, S, off)}
+
+F16_GATHER_TAB(g_q8_0_d, sizeof(block_q8_0), 0);
+F16_GATHER_TAB(g_q8_1_d, sizeof(block_q8_1), 0);
+F16_GATHER_TAB(g_q8_1_s, sizeof(block_q8_1), 2);
+F16_GATHER_TAB(g_q4_0_d, sizeof(block_q4_0), 0);
+F16_GATHER_TAB(g_q4_1_d, sizeof(block_q4_1), 0);
+F16_GATHER_TAB(g_q4_1_m, sizeof(block_q4_1), 2);
+F16_GATHER_TAB(g_q5_0_d, sizeof(block_q5_0), 0);
+F16_GATHER_TAB(g_q5_1_d, sizeof(block_q5_1), 0);
+F16_GATHER_TAB(g_q5_1_m, sizeof(block_q5_1), 2);
+
+static inline f16_gather f16_gather_plan(const f16_gather_tab *t, int S, int off) {
     f16_gather g;
-    short a[32] = {0}, b[32] = {0};
-    g.two = (7 * S + off) / 2 >= 64;
-    g.off2 = S >= 32 ? 4 * S : 8 * S - 128;
-    for (int k = 0; k < 8; k++) {
-        if (!g.two || k < 4) a[k] = (short)((k * S + off) / 2);
-        else b[k] = (short)((k * S + off - g.off2) / 2);
-    }
-    g.idx_a = _mm512_loadu_si512(a);
-    g.idx_b = _mm512_loadu_si512(b);
+    g.two = G_TWO(S, off);
+    g.off2 = G_OFF2(S);
+    g.idx_a = _mm512_load_si512(t->a);
+    g.idx_b = _mm512_load_si512(t->b);
     return g;
 }
 
@@ -158,9 +176,12 @@ static inline __m256 f16_gather8(const f16_gather *g, const void *blocks) {
 /* vpermps indices spreading the 8 scales of a group over its 4 block pairs:
  * pair k gets [s_2k x8, s_2k+1 x8]. Built once per call, outside the loops. */
 typedef struct { __m512i v[4]; } pair_idx;
+static const int32_t g_pair_idx[4][16] __attribute__((aligned(64))) = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
 static inline pair_idx pair_idx_make(void) {
     pair_idx p;
-    for (int k = 0; k < 4; k++) p.v[k] = _mm512_inserti64x4(_mm512_set1_epi32(2 * k), _mm256_set1_epi32(2 * k + 1), 1);
+    for (int k = 0; k < 4; k++) p.v[k] = _mm512_load_si512(g_pair_idx[k]);
     return p;
 }
 #define pair_scale(pi, s8, j) _mm512_permutexvar_ps((pi).v[j], (s8))
@@ -169,73 +190,6 @@ static inline pair_idx pair_idx_make(void) {
 static inline __m512i dot_i8_pair(__m512i q, __m512i y) {
     const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), _mm512_setzero_si512(), y);
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
-}
-
-static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) {
-    const block_q8_0 *a = w;
-    const block_q8_0 *b = x;
-    const int64_t nb = n / QK8_0;
-    const f16_gather g = f16_gather_plan(sizeof(block_q8_0), 0);
-    const pair_idx pi = pair_idx_make();
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&g, &a[i]), f16_gather8(&g, &b[i])));
-        const __m512i p0 = dot_i8_pair(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
-        const __m512i p1 = dot_i8_pair(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
-        const __m512i p2 = dot_i8_pair(load2x32(a[i + 4].qs, a[i + 5].qs), load2x32(b[i + 4].qs, b[i + 5].qs));
-        const __m512i p3 = dot_i8_pair(load2x32(a[i + 6].qs, a[i + 7].qs), load2x32(b[i + 6].qs, b[i + 7].qs));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), pair_scale(pi, sc, 0), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), pair_scale(pi, sc, 1), acc1);
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), pair_scale(pi, sc, 2), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), pair_scale(pi, sc, 3), acc1);
-    }
-    for (; i + 2 <= nb; i += 2) {
-        const __m512i p = dot_i8_pair(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc0);
-    }
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    if (i < nb) {
-        float t;
-        st_vec_dot_q8_0_scalar(QK8_0, &t, &a[i], &b[i]);
-        sum += t;
-    }
-    *s = sum;
-}
-
-/* (q - 8) . y = q . y - 8 * sum(y), with q in 0..15 as the unsigned operand. */
-static inline __m512i dot_q4_0_pair(const block_q4_0 *a, const block_q8_0 *b) {
-    const __m512i q = nibbles2x32(a[0].qs, a[1].qs);
-    const __m512i y = load2x32(b[0].qs, b[1].qs);
-    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y),
-                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), y));
-}
-
-static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) {
-    const block_q4_0 *a = w;
-    const block_q8_0 *b = x;
-    const int64_t nb = n / QK4_0;
-    const f16_gather gw = f16_gather_plan(sizeof(block_q4_0), 0), gy = f16_gather_plan(sizeof(block_q8_0), 0);
-    const pair_idx pi = pair_idx_make();
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gw, &a[i]), f16_gather8(&gy, &b[i])));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i], &b[i])), pair_scale(pi, sc, 0), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i + 2], &b[i + 2])), pair_scale(pi, sc, 1), acc1);
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i + 4], &b[i + 4])), pair_scale(pi, sc, 2), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i + 6], &b[i + 6])), pair_scale(pi, sc, 3), acc1);
-    }
-    for (; i + 2 <= nb; i += 2)
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q4_0_pair(&a[i], &b[i])),
-                               scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc0);
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    if (i < nb) {
-        float t;
-        st_vec_dot_q4_0_scalar(QK4_0, &t, &a[i], &b[i]);
-        sum += t;
-    }
-    *s = sum;
 }
 
 static inline __m512i dot_q4_1_pair(const block_q4_1 *a, const block_q8_1 *b) {
@@ -247,8 +201,8 @@ static void vec_dot_q4_1(int64_t n, float *s, const void *w, const void *x) {
     const block_q4_1 *a = w;
     const block_q8_1 *b = x;
     const int64_t nb = n / QK4_1;
-    const f16_gather gd = f16_gather_plan(sizeof(block_q4_1), 0), gm = f16_gather_plan(sizeof(block_q4_1), 2);
-    const f16_gather yd = f16_gather_plan(sizeof(block_q8_1), 0), ys = f16_gather_plan(sizeof(block_q8_1), 2);
+    const f16_gather gd = f16_gather_plan(&g_q4_1_d, sizeof(block_q4_1), 0), gm = f16_gather_plan(&g_q4_1_m, sizeof(block_q4_1), 2);
+    const f16_gather yd = f16_gather_plan(&g_q8_1_d, sizeof(block_q8_1), 0), ys = f16_gather_plan(&g_q8_1_s, sizeof(block_q8_1), 2);
     const pair_idx pi = pair_idx_make();
     __m512 acc = _mm512_setzero_ps(), acc2 = acc;
     __m256 accm = _mm256_setzero_ps();
@@ -285,39 +239,120 @@ static inline __m512i q5_pair(const uint8_t *qs0, const uint8_t *qh0, const uint
     return _mm512_mask_add_epi8(q, (__mmask64)((uint64_t)h1 << 32 | h0), q, _mm512_set1_epi8(16));
 }
 
-/* (q - 16) . y = q . y - 16 * sum(y) */
-static inline __m512i dot_q5_0_pair(const block_q5_0 *a, const block_q8_0 *b) {
-    const __m512i y = load2x32(b[0].qs, b[1].qs);
-    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh), y),
-                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
+/* ---- Q8_0, Q4_0, Q5_0 against Q8_0 activations, one or two weight rows at a
+ * time: the activation loads, scale gathers and offset sums are shared by
+ * both rows. One body serves both, so a row gets bit-identical results
+ * whichever way it is computed. */
+enum { K_Q8_0, K_Q4_0, K_Q5_0 };
+
+/* Loads of a final partial group are masked to the bytes that exist (masked-off
+ * bytes never fault), so a row's last blocks take the same vector path. */
+static inline __m512i load_avail(const uint8_t *p, int64_t avail) {
+    if (avail >= 64) return _mm512_loadu_si512(p);
+    return _mm512_maskz_loadu_epi8(avail <= 0 ? 0 : (__mmask64)(~0ull >> (64 - avail)), p);
 }
 
-static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) {
-    const block_q5_0 *a = w;
-    const block_q8_0 *b = x;
-    const int64_t nb = n / QK5_0;
-    const f16_gather gw = f16_gather_plan(sizeof(block_q5_0), 0), gy = f16_gather_plan(sizeof(block_q8_0), 0);
+static inline __m256 f16_gather8_avail(const f16_gather *g, const void *blocks, int64_t avail) {
+    const uint8_t *p = blocks;
+    __m512i r = _mm512_permutex2var_epi16(load_avail(p, avail), g->idx_a, load_avail(p + 64, avail - 64));
+    if (g->two) {
+        const __m512i h = _mm512_permutex2var_epi16(load_avail(p + g->off2, avail - g->off2), g->idx_b,
+                                                    load_avail(p + g->off2 + 64, avail - g->off2 - 64));
+        r = _mm512_mask_blend_epi16(0xf0, r, h);
+    }
+    return _mm256_cvtph_ps(_mm512_castsi512_si128(r));
+}
+
+/* Integer dot of one weight block pair with activation pair y, per vpdpbusd lane.
+ * Q4_0/Q5_0 keep q unsigned (0..15 / 0..31) and subtract ycorr = off*sum(y). */
+static inline __attribute__((always_inline)) __m512i pair_dot(const int kind, const uint8_t *wp, __m512i y, __m512i ycorr) {
+    if (kind == K_Q8_0) {
+        const block_q8_0 *a = (const block_q8_0 *)wp;
+        return dot_i8_pair(load2x32(a[0].qs, a[1].qs), y);
+    }
+    __m512i q;
+    if (kind == K_Q4_0) {
+        const block_q4_0 *a = (const block_q4_0 *)wp;
+        q = nibbles2x32(a[0].qs, a[1].qs);
+    } else {
+        const block_q5_0 *a = (const block_q5_0 *)wp;
+        q = q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh);
+    }
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y), ycorr);
+}
+
+/* Block pair k of a group starting at block i, for R rows: acc[r] += p * scale. */
+static inline __attribute__((always_inline)) void pair_step(const int kind, const int R, const int S, const uint8_t *w, size_t ws,
+                                                             const block_q8_0 *b, int64_t i, int k, const __m512 *sc,
+                                                             const pair_idx *pi, __m512 *acc) {
+    const block_q8_0 *yb = b + i + 2 * k;
+    const __m512i y = load2x32(yb[0].qs, yb[1].qs);
+    const __m512i ycorr = kind == K_Q8_0 ? _mm512_setzero_si512()
+                                         : _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(kind == K_Q4_0 ? 8 : 16), y);
+    #pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+        const __m512i p = pair_dot(kind, w + r * ws + (i + 2 * k) * S, y, ycorr);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[r], k), acc[r]);
+    }
+}
+
+static inline __attribute__((always_inline)) void rows32(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
+                                                          const int R, const block_q8_0 *b) {
+    const int S = kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
+    const f16_gather_tab *tab = kind == K_Q8_0 ? &g_q8_0_d : kind == K_Q4_0 ? &g_q4_0_d : &g_q5_0_d;
+    const f16_gather gw = f16_gather_plan(tab, S, 0), gy = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0);
     const pair_idx pi = pair_idx_make();
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    const int64_t nb = n / QK8_0;
+    /* two accumulators per row so consecutive FMAs do not wait on each other */
+    __m512 acc0[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, acc1[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 sc[2];
     int64_t i = 0;
     for (; i + 8 <= nb; i += 8) {
-        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gw, &a[i]), f16_gather8(&gy, &b[i])));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i], &b[i])), pair_scale(pi, sc, 0), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i + 2], &b[i + 2])), pair_scale(pi, sc, 1), acc1);
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i + 4], &b[i + 4])), pair_scale(pi, sc, 2), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i + 6], &b[i + 6])), pair_scale(pi, sc, 3), acc1);
+        const __m256 yd = f16_gather8(&gy, b + i);
+        #pragma GCC unroll 2
+        for (int r = 0; r < R; r++) sc[r] = _mm512_castps256_ps512(_mm256_mul_ps(yd, f16_gather8(&gw, w + r * ws + i * S)));
+        pair_step(kind, R, S, w, ws, b, i, 0, sc, &pi, acc0);
+        pair_step(kind, R, S, w, ws, b, i, 1, sc, &pi, acc1);
+        pair_step(kind, R, S, w, ws, b, i, 2, sc, &pi, acc0);
+        pair_step(kind, R, S, w, ws, b, i, 3, sc, &pi, acc1);
     }
-    for (; i + 2 <= nb; i += 2)
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_q5_0_pair(&a[i], &b[i])),
-                               scale2(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), acc0);
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    if (i < nb) {
-        float t;
-        st_vec_dot_q5_0_scalar(QK5_0, &t, &a[i], &b[i]);
-        sum += t;
+    const int64_t g = (nb - i) & ~(int64_t)1; /* blocks left in pairs: a partial group */
+    if (g) {
+        const __m256 yd = f16_gather8_avail(&gy, b + i, g * (int64_t)sizeof(block_q8_0));
+        #pragma GCC unroll 2
+        for (int r = 0; r < R; r++) sc[r] = _mm512_castps256_ps512(_mm256_mul_ps(yd, f16_gather8_avail(&gw, w + r * ws + i * S, g * S)));
+        for (int k = 0; k < g / 2; k++) pair_step(kind, R, S, w, ws, b, i, k, sc, &pi, acc0);
+        i += g;
     }
-    *s = sum;
+    #pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+        if (i < nb) { /* a lone last block */
+            const void *wb = w + r * ws + i * S;
+            float t;
+            if (kind == K_Q8_0) st_vec_dot_q8_0_scalar(QK8_0, &t, wb, b + i);
+            else if (kind == K_Q4_0) st_vec_dot_q4_0_scalar(QK4_0, &t, wb, b + i);
+            else st_vec_dot_q5_0_scalar(QK5_0, &t, wb, b + i);
+            sum += t;
+        }
+        s[r] = sum;
+    }
 }
+
+static inline __attribute__((always_inline)) void rows32_all(const int kind, int64_t n, float *s, const void *w, size_t ws,
+                                                              int64_t nr, const void *x) {
+    const uint8_t *wp = w;
+    int64_t r = 0;
+    for (; r + 2 <= nr; r += 2) rows32(kind, n, s + r, wp + r * ws, ws, 2, x);
+    if (r < nr) rows32(kind, n, s + r, wp + r * ws, ws, 1, x);
+}
+
+static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q8_0, n, s, w, 0, 1, x); }
+static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q4_0, n, s, w, 0, 1, x); }
+static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q5_0, n, s, w, 0, 1, x); }
+static void vec_dot_rows_q8_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q8_0, n, s, w, ws, nr, x); }
+static void vec_dot_rows_q4_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q4_0, n, s, w, ws, nr, x); }
+static void vec_dot_rows_q5_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q5_0, n, s, w, ws, nr, x); }
 
 static inline __m512i dot_q5_1_pair(const block_q5_1 *a, const block_q8_1 *b) {
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh), load2x32(b[0].qs, b[1].qs));
@@ -327,8 +362,8 @@ static void vec_dot_q5_1(int64_t n, float *s, const void *w, const void *x) {
     const block_q5_1 *a = w;
     const block_q8_1 *b = x;
     const int64_t nb = n / QK5_1;
-    const f16_gather gd = f16_gather_plan(sizeof(block_q5_1), 0), gm = f16_gather_plan(sizeof(block_q5_1), 2);
-    const f16_gather yd = f16_gather_plan(sizeof(block_q8_1), 0), ys = f16_gather_plan(sizeof(block_q8_1), 2);
+    const f16_gather gd = f16_gather_plan(&g_q5_1_d, sizeof(block_q5_1), 0), gm = f16_gather_plan(&g_q5_1_m, sizeof(block_q5_1), 2);
+    const f16_gather yd = f16_gather_plan(&g_q8_1_d, sizeof(block_q8_1), 0), ys = f16_gather_plan(&g_q8_1_s, sizeof(block_q8_1), 2);
     const pair_idx pi = pair_idx_make();
     __m512 acc = _mm512_setzero_ps(), acc2 = acc;
     __m256 accm = _mm256_setzero_ps();
@@ -640,4 +675,9 @@ const st_kernels st_kernels_avx512_table = {
     },
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
+    .vec_dot_rows = {
+        [ST_TYPE_Q8_0] = vec_dot_rows_q8_0,
+        [ST_TYPE_Q4_0] = vec_dot_rows_q4_0,
+        [ST_TYPE_Q5_0] = vec_dot_rows_q5_0,
+    },
 };

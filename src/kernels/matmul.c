@@ -6,7 +6,8 @@
  * bandwidth: each thread streams a contiguous run of rows exactly once. With
  * several tokens, a small tile of weight rows is kept in cache while it meets
  * every activation row, so weights are read from memory once per call rather
- * than once per token. */
+ * than once per token. Runs of rows go to the table's vec_dot_rows where it
+ * has one. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 typedef struct mm_task {
     st_pool *pool;
     st_vec_dot_fn dot;
+    st_vec_dot_rows_fn dot_rows; /* may be NULL */
     const uint8_t *W;
     size_t w_row;           /* bytes per weight row */
     int64_t rows, cols, n_tok;
@@ -35,32 +37,32 @@ typedef struct mm_task {
     atomic_llong next_chunk;
 } mm_task;
 
-/* Activation rows processed against one weight-row tile before moving on:
- * 16 rows of a few KiB each stay in L1/L2 while the tile is reused. */
-#define TOK_TILE 16
-/* Bytes of weight rows in one tile: small enough to stay in L2 across a token tile. */
+/* Bytes of weight rows in one tile: it stays in L2 while every activation row
+ * (each in L1 for the length of the tile) passes over it. */
 #define ROW_TILE_BYTES (64 * 1024)
 
+/* Rows [r0, r1) against activation row k. */
+static inline void mm_dot_rows(const mm_task *t, int64_t r0, int64_t r1, int64_t k) {
+    const uint8_t *w = t->W + (size_t)r0 * t->w_row;
+    const uint8_t *xq = t->xq + (size_t)k * t->x_row;
+    float *y = t->y + k * t->rows;
+    if (t->dot_rows) {
+        t->dot_rows(t->cols, &y[r0], w, t->w_row, r1 - r0, xq);
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++, w += t->w_row) t->dot(t->cols, &y[r], w, xq);
+}
+
 static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
-    const st_vec_dot_fn dot = t->dot;
-    const int64_t rows = t->rows, cols = t->cols;
     if (t->n_tok == 1) {
-        float *y = t->y;
-        const uint8_t *w = t->W + (size_t)r0 * t->w_row;
-        for (int64_t r = r0; r < r1; r++, w += t->w_row) dot(cols, &y[r], w, t->xq);
+        mm_dot_rows(t, r0, r1, 0);
         return;
     }
     int64_t row_tile = (int64_t)(ROW_TILE_BYTES / (t->w_row ? t->w_row : 1));
     if (row_tile < 1) row_tile = 1;
     for (int64_t rb = r0; rb < r1; rb += row_tile) {
         const int64_t re = rb + row_tile < r1 ? rb + row_tile : r1;
-        for (int64_t tb = 0; tb < t->n_tok; tb += TOK_TILE) {
-            const int64_t te = tb + TOK_TILE < t->n_tok ? tb + TOK_TILE : t->n_tok;
-            for (int64_t r = rb; r < re; r++) {
-                const uint8_t *w = t->W + (size_t)r * t->w_row;
-                for (int64_t k = tb; k < te; k++) dot(cols, &t->y[k * rows + r], w, t->xq + (size_t)k * t->x_row);
-            }
-        }
+        for (int64_t k = 0; k < t->n_tok; k++) mm_dot_rows(t, rb, re, k);
     }
 }
 
@@ -102,6 +104,7 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
     memset(&t, 0, sizeof t);
     t.pool = pool;
     t.dot = dot;
+    t.dot_rows = k->vec_dot_rows[wtype];
     t.W = W;
     t.w_row = st_row_size(wtype, cols);
     t.rows = rows;

@@ -1,107 +1,90 @@
+/* softthink generate: one completion, from ids, raw text or a chat message. */
 #include "cli.h"
-
-#include "../src/gguf/gguf.h"
+#include "gen.h"
 
 static void usage(void) {
-    printf("usage: softthink generate -m MODEL.gguf --ids \"1 2 3\" [options]\n"
-           "  -n N              tokens to generate (default 64)\n"
-           "  --temp T          temperature (default 0.8; 0 = greedy)\n"
-           "  --top-k K         keep the K most likely tokens (default 40; 0 = off)\n"
-           "  --top-p P         nucleus mass (default 0.95; 1 = off)\n"
-           "  --min-p P         drop tokens below P x max probability (default 0.05; 0 = off)\n"
-           "  --seed S          sampler seed (default 0)\n"
-           "  --print-ids       print the generated ids on one line, space-separated\n"
-           "  --ignore-eos      do not stop at the end-of-sequence token\n"
-           "  -c N              context size (default: prompt + N)\n"
-           "  -t N              threads (default: physical cores)\n");
+    printf("usage: softthink generate -m MODEL.gguf (--ids \"1 2 3\" | --prompt TEXT | --prompt-file F) [--chat] [options]\n"
+           "  --ids \"...\"      prompt token ids (no tokenizer needed)\n"
+           "  --prompt TEXT    prompt text, used as is (add --chat to format it as a user turn)\n"
+           "  --chat           format the prompt with the model's chat template (opens <think> for reasoning models)\n");
+    gen_opts_help(stdout);
 }
 
-/* The end-of-sequence id from GGUF metadata, or -1. */
-static st_token eos_of(const st_model *m) {
-    uint32_t v;
-    const struct st_gguf *g = st_model_gguf(m);
-    if (st_gguf_find(g, "tokenizer.ggml.eos_token_id") && st_gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) == ST_OK)
-        return (st_token)v;
-    return -1;
+static char *read_all(FILE *f) {
+    size_t n = 0, cap = 4096;
+    char *s = malloc(cap);
+    for (size_t r; s && (r = fread(s + n, 1, cap - n - 1, f)) > 0;) {
+        n += r;
+        if (n + 1 == cap) {
+            char *p = realloc(s, cap *= 2);
+            if (!p) { free(s); return NULL; }
+            s = p;
+        }
+    }
+    if (s) s[n] = 0;
+    return s;
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *C = "generate", *model = NULL, *ids_s = NULL, *v;
-    long long n_gen = 64, threads = 0, n_ctx = 0, seed = 0, top_k = 40;
-    double temp = 0.8, top_p = 0.95, min_p = 0.05;
-    int print_ids = 0, ignore_eos = 0;
+    const char *C = "generate", *ids_s = NULL, *prompt = NULL, *prompt_file = NULL;
+    int chat = 0;
+    gen_opts o;
+    gen_opts_default(&o);
+    o.n_predict = 64;
+    /* the config file first, so that flags override it */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config")) o.config_path = argv[i + 1];
+    if (o.config_path && gen_opts_load_config(C, &o, NULL, 0)) return 1;
     for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "-m", &model) || cli_opt(argc, argv, &i, "--model", &model)) continue;
         if (cli_opt(argc, argv, &i, "--ids", &ids_s)) continue;
-        if (cli_opt(argc, argv, &i, "-n", &v)) { if (cli_int(C, "-n", v, &n_gen)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "-t", &v)) { if (cli_int(C, "-t", v, &threads)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "-c", &v)) { if (cli_int(C, "-c", v, &n_ctx)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "--seed", &v)) { if (cli_int(C, "--seed", v, &seed)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "--top-k", &v)) { if (cli_int(C, "--top-k", v, &top_k)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "--temp", &v)) { if (cli_float(C, "--temp", v, &temp)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "--top-p", &v)) { if (cli_float(C, "--top-p", v, &top_p)) return 1; continue; }
-        if (cli_opt(argc, argv, &i, "--min-p", &v)) { if (cli_float(C, "--min-p", v, &min_p)) return 1; continue; }
-        if (cli_flag(argv, i, "--print-ids")) { print_ids = 1; continue; }
-        if (cli_flag(argv, i, "--ignore-eos")) { ignore_eos = 1; continue; }
-        if (cli_flag(argv, i, "--help")) { usage(); return 0; }
-        return cli_fail(C, "unknown option '%s'", argv[i]);
+        if (cli_opt(argc, argv, &i, "--prompt", &prompt) || cli_opt(argc, argv, &i, "-p", &prompt)) {
+            if (!prompt) return cli_fail(C, "--prompt needs a value");
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--prompt-file", &prompt_file)) continue;
+        if (cli_flag(argv, i, "--chat")) { chat = 1; continue; }
+        if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) { usage(); return 0; }
+        int r = gen_opts_parse(C, &o, argc, argv, &i);
+        if (r < 0) return 1;
+        if (r == 0) return cli_fail(C, "unknown option '%s' (see --help)", argv[i]);
     }
-    if (n_gen < 0 || n_gen > 1000000) return cli_fail(C, "-n %lld out of range 0..1000000", n_gen);
-    if (top_k < 0) return cli_fail(C, "--top-k %lld is negative", top_k);
-    st_token *ids;
-    int n;
-    if (cli_parse_ids(C, ids_s, &ids, &n)) return 1;
-
-    st_context_params cp = st_context_default_params();
-    cp.n_ctx = n_ctx > 0 ? (int)n_ctx : n + (int)n_gen;
-    cp.n_batch = n < 512 ? n : 512;
-    cp.n_threads = (int)threads;
-    st_model *m;
-    st_context *c;
-    if (cli_open(C, model, &cp, &m, &c)) { free(ids); return 1; }
-    int nv = st_model_get_info(m)->n_vocab;
-    st_sampler_params sp = {.temp = (float)temp, .top_k = (int)top_k, .top_p = (float)top_p, .min_p = (float)min_p,
-                            .seed = (uint64_t)seed};
-    st_sampler *smp = NULL;
-    st_batch b = {0};
-    int rc = 0;
-    st_status s = st_sampler_init(&sp, nv, &smp);
-    if (s == ST_OK) s = st_batch_init(&b, cp.n_batch, 0);
-    st_token eos = ignore_eos ? -1 : eos_of(m);
-    double t0 = cli_now(), t1 = t0;
-    int pos = 0, produced = 0;
-    /* prefill in chunks of n_batch; logits only at the last prompt position */
-    for (int i = 0; s == ST_OK && i < n; i += cp.n_batch) {
-        st_batch_clear(&b);
-        int end = i + cp.n_batch < n ? i + cp.n_batch : n;
-        for (int j = i; s == ST_OK && j < end; j++) s = st_batch_add(&b, ids[j], NULL, pos++, 0, j == n - 1);
-        if (s == ST_OK) s = st_decode(c, &b);
+    if (!!ids_s + !!prompt + !!prompt_file > 1) return cli_fail(C, "give one of --ids, --prompt, --prompt-file");
+    char *text = NULL;
+    if (prompt_file) {
+        FILE *f = fopen(prompt_file, "rb");
+        if (!f) return cli_fail(C, "cannot open prompt file '%s'", prompt_file);
+        text = read_all(f);
+        fclose(f);
+    } else if (prompt) {
+        text = strdup(prompt);
+    } else if (!ids_s) {
+        text = read_all(stdin);
     }
-    t1 = cli_now();
-    const float *logits = s == ST_OK ? st_get_logits(c, b.n_tokens - 1) : NULL;
-    while (s == ST_OK && produced < n_gen) {
-        st_token tok;
-        s = st_sampler_sample(smp, logits, &tok, NULL);
-        if (s != ST_OK) break;
-        produced++;
-        if (print_ids) printf(produced > 1 ? " %d" : "%d", tok);
-        else printf("%d\n", tok);
-        fflush(stdout);
-        if (tok == eos || produced == n_gen) break;
-        st_batch_clear(&b);
-        s = st_batch_add(&b, tok, NULL, pos++, 0, 1);
-        if (s == ST_OK) s = st_decode(c, &b);
-        if (s == ST_OK) logits = st_get_logits(c, 0);
+    gen_session s;
+    if (gen_session_open(C, &s, &o, 1)) { free(text); return 1; }
+    if (o.n_ctx == 0) { /* default: room for the prompt and the answer */ }
+    st_token *ids = NULL;
+    int n = 0, thinking = o.think_from_start, rc = 0;
+    if (ids_s) {
+        if (cli_parse_ids(C, ids_s, &ids, &n)) rc = 1;
+    } else {
+        st_chat_msg msgs[2];
+        int nm = 0;
+        if (o.system) msgs[nm++] = (st_chat_msg){"system", o.system};
+        msgs[nm++] = (st_chat_msg){"user", text ? text : ""};
+        if (gen_prompt(C, &s, msgs, nm, chat ? NULL : text, &ids, &n, &thinking)) rc = 1;
     }
-    if (print_ids) printf("\n");
-    if (s != ST_OK) rc = cli_fail_status(C, s);
-    double t2 = cli_now();
-    fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s (%.1f tok/s)\n", n, t1 - t0,
-            n / (t1 - t0 + 1e-12), produced, t2 - t1, produced > 1 ? (produced - 1) / (t2 - t1 + 1e-12) : 0.0);
-    st_batch_free(&b);
-    st_sampler_free(smp);
-    st_context_free(c);
-    st_model_free(m);
+    gen_result res = {0};
+    if (!rc && gen_run(C, &s, ids, n, thinking, stdout, &res)) rc = 1;
+    if (!rc)
+        fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s) | generated: %d (thinking %d: soft %d, injected %d; answer %d) "
+                        "in %.3f s (%.1f tok/s) | thinking ended: %s\n",
+                res.n_prompt, res.prompt_s, res.prompt_s > 0 ? res.n_prompt / res.prompt_s : 0.0, res.n_ids, res.n_thinking,
+                res.n_soft, res.n_injected, res.n_answer, res.gen_s, res.gen_s > 0 && res.n_ids > 1 ? (res.n_ids - 1) / res.gen_s : 0.0,
+                st_think_end_name(res.end_reason));
+    gen_result_free(&res);
     free(ids);
+    free(text);
+    gen_session_close(&s);
     return rc;
 }

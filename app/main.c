@@ -6,6 +6,7 @@ int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_trace_view(int argc, char **argv);
 
 static const struct { const char *name; cli_cmd_fn fn; const char *help; } commands[] = {
     {"generate", cmd_generate, "generate tokens from a prompt"},
@@ -13,6 +14,7 @@ static const struct { const char *name; cli_cmd_fn fn; const char *help; } comma
     {"info", cmd_info, "print a model's architecture, shapes and tensor types"},
     {"bench", cmd_bench, "measure prompt processing and decode speed"},
     {"synth", cmd_synth, "write a model with random weights in a real model's shape"},
+    {"trace-view", cmd_trace_view, "render a --trace JSONL file as a self-contained HTML page"},
 };
 
 static void usage(FILE *f) {

@@ -341,8 +341,8 @@ typedef struct st_think_params {
     int max_topk;             /* concept-token width (10) */
     st_sampler_params think;  /* thinking filter (temp 0.6, top_k 30, top_p 0.95, min_p 0.001) */
     st_sampler_params after;  /* after thinking (temp 0.6, top_k 30, top_p 0.95, min_p 0) */
-    float cold_stop_entropy;  /* nats; 0 = off (published: 0.01) */
-    int cold_stop_length;     /* consecutive low-entropy soft steps (published: 256) */
+    float cold_stop_entropy;  /* nats; 0 = off (default 0.01, the published setting) */
+    int cold_stop_length;     /* consecutive low-entropy soft steps (default 256) */
     int max_thinking_tokens;  /* 0 = no budget */
     float dirichlet_alpha;    /* > 0: Dirichlet noise on the soft weights (off) */
     float gumbel_tau;         /* > 0: Gumbel-Softmax noise with this temperature (off) */

@@ -32,7 +32,7 @@ st_think_params st_think_default_params(void) {
     p.max_topk = 10;
     p.think = (st_sampler_params){.temp = 0.6f, .top_k = 30, .top_p = 0.95f, .min_p = 0.001f};
     p.after = (st_sampler_params){.temp = 0.6f, .top_k = 30, .top_p = 0.95f, .min_p = 0.0f};
-    p.cold_stop_entropy = 0.0f;
+    p.cold_stop_entropy = 0.01f; /* the published settings */
     p.cold_stop_length = 256;
     return p;
 }

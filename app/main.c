@@ -7,9 +7,15 @@ int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_trace_view(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 static const struct { const char *name; cli_cmd_fn fn; const char *help; } commands[] = {
     {"generate", cmd_generate, "generate tokens from a prompt"},
+    {"chat", cmd_chat, "interactive chat (history, --system, --think/--no-think, soft thinking)"},
+    {"tokenize", cmd_tokenize, "text -> token ids"},
+    {"detokenize", cmd_detokenize, "token ids -> text"},
     {"logits", cmd_logits, "write the logits of every input position (float32)"},
     {"info", cmd_info, "print a model's architecture, shapes and tensor types"},
     {"bench", cmd_bench, "measure prompt processing and decode speed"},

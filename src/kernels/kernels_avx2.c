@@ -133,51 +133,6 @@ static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) {
 
 /* ---------------------------------------------------------------- 32-element blocks */
 
-static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) {
-    const block_q8_0 *a = w;
-    const block_q8_0 *b = x;
-    const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
-        const __m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)a[i + 1].qs), _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i + 1].d) * h2f(b[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
-/* q in 0..15 stays unsigned for vpmaddubsw; the -8 offset becomes 8*sum(y),
- * taken with a second vpmaddubsw against a constant 8. */
-static inline __m256i dot_q4_0_block(const block_q4_0 *a, const block_q8_0 *b) {
-    const __m256i q = nibbles32(a->qs);
-    const __m256i y = _mm256_loadu_si256((const __m256i *)b->qs);
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, y), _mm256_maddubs_epi16(_mm256_set1_epi8(8), y));
-    return sum_pairs(p);
-}
-
-static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) {
-    const block_q4_0 *a = w;
-    const block_q8_0 *b = x;
-    const int64_t nb = n / QK4_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_q4_0_block(&a[i], &b[i]);
-        const __m256i p1 = dot_q4_0_block(&a[i + 1], &b[i + 1]);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i + 1].d) * h2f(b[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++)
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(dot_q4_0_block(&a[i], &b[i])), acc0);
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
 static void vec_dot_q4_1(int64_t n, float *s, const void *w, const void *x) {
     const block_q4_1 *a = w;
     const block_q8_1 *b = x;
@@ -199,20 +154,6 @@ static inline __m256i q5_values(const uint8_t *qs, const uint8_t *qh) {
     return _mm256_or_si256(nibbles32(qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(16)));
 }
 
-static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) {
-    const block_q5_0 *a = w;
-    const block_q8_0 *b = x;
-    const int64_t nb = n / QK5_0;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = q5_values(a[i].qs, a[i].qh);
-        const __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, y), _mm256_maddubs_epi16(_mm256_set1_epi8(16), y));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(sum_pairs(p)), acc);
-    }
-    *s = hsum_ps(acc);
-}
-
 static void vec_dot_q5_1(int64_t n, float *s, const void *w, const void *x) {
     const block_q5_1 *a = w;
     const block_q8_1 *b = x;
@@ -228,9 +169,70 @@ static void vec_dot_q5_1(int64_t n, float *s, const void *w, const void *x) {
     *s = hsum_ps(acc) + summ;
 }
 
+/* ---- Q8_0, Q4_0, Q5_0 against Q8_0 activations, one or two weight rows at a
+ * time: the activation block, its scale and its offset sum are loaded or
+ * computed once for both rows. One body serves both, so a row's result is
+ * bit-identical either way. Q4_0/Q5_0 keep q unsigned (0..15 / 0..31, pairs
+ * within int16) and subtract off*sum(y), taken with one more vpmaddubsw. */
+enum { K_Q8_0, K_Q4_0, K_Q5_0 };
+
+static inline __attribute__((always_inline)) __m256i block_dot(const int kind, const uint8_t *wb, __m256i y, __m256i ycorr) {
+    if (kind == K_Q8_0) return dot_i8(_mm256_loadu_si256((const __m256i *)((const block_q8_0 *)wb)->qs), y);
+    const __m256i q = kind == K_Q4_0 ? nibbles32(((const block_q4_0 *)wb)->qs)
+                                     : q5_values(((const block_q5_0 *)wb)->qs, ((const block_q5_0 *)wb)->qh);
+    return sum_pairs(_mm256_sub_epi16(_mm256_maddubs_epi16(q, y), ycorr));
+}
+
+static inline __attribute__((always_inline)) void block_step(const int kind, const int R, const int S, const uint8_t *w, size_t ws,
+                                                              const block_q8_0 *b, int64_t i, __m256 *acc) {
+    const __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
+    const __m256i ycorr = kind == K_Q8_0 ? _mm256_setzero_si256() : _mm256_maddubs_epi16(_mm256_set1_epi8(kind == K_Q4_0 ? 8 : 16), y);
+    const float yd = h2f(b[i].d);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+        const uint8_t *wb = w + r * ws + i * S;
+        st_f16 d;
+        memcpy(&d, wb, sizeof d); /* d is the first field of all three block types */
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(d) * yd), _mm256_cvtepi32_ps(block_dot(kind, wb, y, ycorr)), acc[r]);
+    }
+}
+
+static inline __attribute__((always_inline)) void rows32(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
+                                                          const int R, const block_q8_0 *b) {
+    const int S = kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
+    const int64_t nb = n / QK8_0;
+    /* two accumulators per row so consecutive FMAs do not wait on each other */
+    __m256 acc0[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, acc1[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        block_step(kind, R, S, w, ws, b, i, acc0);
+        block_step(kind, R, S, w, ws, b, i + 1, acc1);
+    }
+    if (i < nb) block_step(kind, R, S, w, ws, b, i, acc0);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++) s[r] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
+static inline __attribute__((always_inline)) void rows32_all(const int kind, int64_t n, float *s, const void *w, size_t ws,
+                                                              int64_t nr, const void *x) {
+    const uint8_t *wp = w;
+    int64_t r = 0;
+    for (; r + 2 <= nr; r += 2) rows32(kind, n, s + r, wp + r * ws, ws, 2, x);
+    if (r < nr) rows32(kind, n, s + r, wp + r * ws, ws, 1, x);
+}
+
+static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q8_0, n, s, w, 0, 1, x); }
+static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q4_0, n, s, w, 0, 1, x); }
+static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q5_0, n, s, w, 0, 1, x); }
+static void vec_dot_rows_q8_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q8_0, n, s, w, ws, nr, x); }
+static void vec_dot_rows_q4_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q4_0, n, s, w, ws, nr, x); }
+static void vec_dot_rows_q5_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q5_0, n, s, w, ws, nr, x); }
+
 /* ---------------------------------------------------------------- K-quants */
 
-/* Mins term of Q4_K/Q5_K: sum_j m_j * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes. */
+/* Mins term of Q4_K/Q5_K: sum_j m_j * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes.
+ * The scales are unpacked with scalar integer ops (st_unpack_k4_scales): this
+ * kernel is bound by the vector ports, and the integer ALUs are otherwise idle. */
 static inline __m128i k4_mins_dot(const uint32_t sm[4], const int16_t *bsums) {
     const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sm[3], (int)sm[2]));
     const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
@@ -501,4 +503,9 @@ const st_kernels st_kernels_avx2_table = {
     },
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
+    .vec_dot_rows = {
+        [ST_TYPE_Q8_0] = vec_dot_rows_q8_0,
+        [ST_TYPE_Q4_0] = vec_dot_rows_q4_0,
+        [ST_TYPE_Q5_0] = vec_dot_rows_q5_0,
+    },
 };

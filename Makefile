@@ -1,4 +1,6 @@
 # softthink — build, test, demo. `make demo` and `make test` install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-math-errno -Iinclude -Isrc -MMD -MP
@@ -52,22 +54,25 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash tools/demo.sh $(BUILD)
 
-# Address + undefined-behaviour sanitizers on the parser/tokenizer tests, then a short fuzz run.
+# Address + undefined-behaviour sanitizers on the parser/tokenizer tests, then a short fuzz run of each parser.
+ASAN_TESTS := test_gguf test_quant test_tokenizer
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  build-asan/tests/test_gguf build-asan/tests/test_quant
-	@bash tests/run.sh build-asan build-asan/tests/test_gguf build-asan/tests/test_quant
+	  $(ASAN_TESTS:%=build-asan/tests/%)
+	@bash tests/run.sh build-asan $(ASAN_TESTS:%=build-asan/tests/%)
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-30}
 
 FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRC := src/gguf/gguf.c src/tensor/quant.c src/core/status.c
+# Fuzz the GGUF reader and the tokenizer for FUZZ_SECONDS each.
 fuzz: deps
-	@mkdir -p build-fuzz
-	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all fuzz/fuzz_gguf.c src/gguf/gguf.c src/tensor/quant.c src/core/status.c \
-	  -o build-fuzz/fuzz_gguf -lm
-	@mkdir -p build-fuzz/corpus-gguf
-	build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-gguf fuzz/seeds/gguf
+	@mkdir -p build-fuzz/corpus-gguf build-fuzz/corpus-tok
+	clang $(FUZZ_CFLAGS) fuzz/fuzz_gguf.c $(FUZZ_SRC) -o build-fuzz/fuzz_gguf -lm
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) fuzz/fuzz_tokenizer.c src/tokenizer/*.c $(FUZZ_SRC) -o build-fuzz/fuzz_tokenizer $(PKG_LIBS) -lm
+	build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 build-fuzz/corpus-gguf fuzz/seeds/gguf 2>&1 | tail -n 12
+	build-fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build-fuzz/corpus-tok fuzz/seeds/tokenizer 2>&1 | tail -n 12
 
 bench: all
 	$(CLI) bench -m $(MODEL) -p 128 -n 64

@@ -1,0 +1,183 @@
+/* End-to-end checks of the softthink CLI: the exact command forms external
+ * checks use, and clear errors (exit 1, a message naming the problem) on bad input. */
+#include <sys/wait.h>
+
+#include "softthink.h"
+#include "test.h"
+
+#define CLI "build/softthink"
+
+/* Run a shell command; capture stdout+stderr (truncated to cap); return the exit status. */
+static int run(const char *cmd, char *out, size_t cap) {
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *trim(char *s) {
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ')) s[--n] = 0;
+    return s;
+}
+
+static void test_golden_commands(void) {
+    char cmd[2048], out[1 << 16];
+    char *ids = t_read_file(t_shared("golden/synthetic/prompt.ids"), NULL);
+    CHECK(ids != NULL);
+    if (!ids) return;
+    trim(ids);
+    const char *models[] = {"syn-llama", "syn-qwen2", "syn-qwen3", "syn-gpt2"};
+    for (int i = 0; i < 4; i++) {
+        /* generate --temp 0 --print-ids: one line, the 32 reference greedy ids */
+        snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids \"%s\" -n 32 --temp 0 --print-ids 2>/dev/null",
+                 t_shared("golden/synthetic/"), ids);
+        snprintf(cmd, sizeof cmd, CLI " generate -m %sgolden/synthetic/%s.f32.gguf --ids \"%s\" -n 32 --temp 0 --print-ids 2>/dev/null",
+                 t_shared(""), models[i], ids);
+        FILE *p = popen(cmd, "r");
+        size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+        out[n] = 0;
+        int st = p ? pclose(p) : -1;
+        char ref_path[256];
+        snprintf(ref_path, sizeof ref_path, "golden/synthetic/%s.ref.greedy", models[i]);
+        char *ref = t_read_file(t_shared(ref_path), NULL);
+        CHECKF(st == 0 && ref && !strcmp(trim(out), trim(ref)), "%s: generate --print-ids gave '%.200s'", models[i], out);
+        free(ref);
+        /* logits -o: float32 [24][512] close to the reference */
+        snprintf(cmd, sizeof cmd, CLI " logits -m %sgolden/synthetic/%s.f32.gguf --ids \"%s\" -o build/tests/tmp-logits.f32",
+                 t_shared(""), models[i], ids);
+        CHECKF(run(cmd, out, sizeof out) == 0, "logits failed: %s", out);
+        size_t sz = 0, rsz = 0;
+        float *lg = t_read_file("build/tests/tmp-logits.f32", &sz);
+        snprintf(ref_path, sizeof ref_path, "golden/synthetic/%s.ref.logits", models[i]);
+        float *rl = t_read_file(t_shared(ref_path), &rsz);
+        CHECKF(lg && rl && sz == 24 * 512 * 4 && sz == rsz && t_rel_l2(lg, rl, 24 * 512) < 1e-3, "%s: logits file wrong (%zu bytes)",
+               models[i], sz);
+        free(lg);
+        free(rl);
+    }
+    remove("build/tests/tmp-logits.f32");
+    /* info */
+    snprintf(cmd, sizeof cmd, CLI " info -m %s", t_shared("golden/synthetic/syn-qwen3.q8_0.gguf"));
+    if (run(cmd, out, sizeof out) == 0) CHECK(0); /* there is no q8_0 qwen3 file: must fail */
+    CHECK(strstr(out, "syn-qwen3.q8_0.gguf") != NULL);
+    snprintf(cmd, sizeof cmd, CLI " info -m %s", t_shared("golden/synthetic/syn-qwen2.q4_k_m.gguf"));
+    CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "qwen2") && strstr(out, "Q4_K") && strstr(out, "Q6_K"));
+    free(ids);
+}
+
+static void test_errors(void) {
+    char out[8192];
+    /* a truncated model: exit 1 and a message naming the file, never a crash */
+    size_t sz = 0;
+    char *m = t_read_file(t_shared("golden/synthetic/syn-llama.q8_0.gguf"), &sz);
+    CHECK(m != NULL);
+    if (m) {
+        FILE *f = fopen("build/tests/tmp-trunc.gguf", "wb");
+        fwrite(m, 1, sz / 2, f);
+        fclose(f);
+        free(m);
+        CHECK(run(CLI " info -m build/tests/tmp-trunc.gguf", out, sizeof out) == 1);
+        CHECKF(strstr(out, "tmp-trunc.gguf") && strstr(out, "error"), "truncated: %s", out);
+        CHECK(run(CLI " generate -m build/tests/tmp-trunc.gguf --ids 1 -n 2", out, sizeof out) == 1);
+        remove("build/tests/tmp-trunc.gguf");
+    }
+    CHECK(run(CLI " generate -m nope.gguf --ids 1", out, sizeof out) == 1 && strstr(out, "nope.gguf"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids \"1 x 3\"", t_shared("models/stories260K.gguf"));
+    CHECK(run(cmd, out, sizeof out) == 1 && strstr(out, "x 3"));
+    snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids \"1 99999\" -n 1", t_shared("models/stories260K.gguf"));
+    CHECKF(run(cmd, out, sizeof out) == 1 && strstr(out, "99999"), "bad id: %s", out);
+    snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids 1 --top-p 1.5", t_shared("models/stories260K.gguf"));
+    CHECK(run(cmd, out, sizeof out) == 1 && strstr(out, "--top-p"));
+    CHECK(run(CLI " generate --bogus", out, sizeof out) == 1 && strstr(out, "--bogus"));
+    CHECK(run(CLI " frobnicate", out, sizeof out) == 1 && strstr(out, "frobnicate"));
+    CHECK(run(CLI " synth --like qwen9 --type q8_0 -o build/tests/x.gguf", out, sizeof out) == 1 && strstr(out, "qwen9"));
+    /* config: unknown keys are errors naming the key and line */
+    FILE *f = fopen("build/tests/tmp-cfg.yaml", "w");
+    fprintf(f, "soft_thinking:\n  enabled: true\n  max_topk: 5\n  bogus_key: 3\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids 1 --config build/tests/tmp-cfg.yaml", t_shared("models/stories260K.gguf"));
+    CHECKF(run(cmd, out, sizeof out) == 1 && strstr(out, "bogus_key") && strstr(out, ":4"), "config: %s", out);
+    remove("build/tests/tmp-cfg.yaml");
+}
+
+/* Soft thinking from the CLI: --max-topk 1 is greedy; the config file and flag
+ * spellings work; the trace has one line per position plus a summary; cold stop
+ * injects the marker; trace-view renders it. */
+static void test_soft_cli(void) {
+    char cmd[2048], a[8192], b[8192];
+    const char *m = t_shared("models/stories260K.gguf");
+    snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids \"1 403 407 261 378\" -n 40 --temp 0 --print-ids 2>/dev/null", m);
+    CHECK(run(cmd, a, sizeof a) == 0);
+    snprintf(cmd, sizeof cmd,
+             CLI " generate -m %s --ids \"1 403 407 261 378\" -n 40 --soft-thinking --max_topk 1 --think-from-start "
+                 "--think-end-str '<unk>' --after-thinking-temp 0 --print-ids 2>/dev/null", m);
+    CHECK(run(cmd, b, sizeof b) == 0);
+    /* compare the id lines (the timing summary on stderr differs) */
+    *strchr(a, '\n') = 0;
+    *strchr(b, '\n') = 0;
+    CHECKF(!strcmp(a, b) && strlen(a) > 40, "--max_topk 1 soft thinking differs from greedy:\n%s\n%s", a, b);
+
+    FILE *f = fopen("build/tests/tmp-cfg.yaml", "w");
+    fprintf(f, "soft_thinking:\n  enabled: true\n  max_topk: 1\n  after_thinking_temperature: 0\n  entropy_threshold: 1000\n"
+               "  entropy_length: 6\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             CLI " generate -m %s --prompt 'Once upon a time' -n 20 --config build/tests/tmp-cfg.yaml --think-from-start "
+                 "--think-end-str '.' --trace build/tests/tmp-trace.jsonl",
+             m);
+    CHECKF(run(cmd, a, sizeof a) == 0, "config run: %s", a);
+    char *tr = t_read_file("build/tests/tmp-trace.jsonl", NULL);
+    CHECK(tr != NULL);
+    if (tr) {
+        int lines = 0, soft = 0, inj = 0, inj_at = -1;
+        for (char *p = tr; (p = strchr(p, '\n')); p++) lines++;
+        for (char *p = tr; (p = strstr(p, "\"phase\":\"soft\"")); p++) soft++;
+        char *q = strstr(tr, "\"phase\":\"injected\"");
+        if (q) {
+            inj++;
+            char *st = q;
+            while (st > tr && st[-1] != '\n') st--;
+            sscanf(st, "{\"step\":%d", &inj_at);
+        }
+        CHECKF(lines == 21, "trace has %d lines, expected 20 steps + summary", lines);
+        CHECKF(soft == 5 && inj == 1 && inj_at == 5, "cold stop: %d soft steps, injected at step %d", soft, inj_at);
+        CHECK(strstr(tr, "\"thinking_ended\":\"cold_stop\"") != NULL);
+        CHECK(strstr(tr, "\"topk_ids\":[") && strstr(tr, "\"entropy\":"));
+        free(tr);
+    }
+    CHECK(run(CLI " trace-view build/tests/tmp-trace.jsonl -o build/tests/tmp-trace.html", a, sizeof a) == 0);
+    char *html = t_read_file("build/tests/tmp-trace.html", NULL);
+    CHECK(html && strstr(html, "<svg") && strstr(html, "polyline") && strstr(html, "cold_stop"));
+    free(html);
+    f = fopen("build/tests/tmp-bad.jsonl", "w");
+    fprintf(f, "{\"step\":0}\nnot json\n");
+    fclose(f);
+    CHECK(run(CLI " trace-view build/tests/tmp-bad.jsonl -o build/tests/tmp-x.html", a, sizeof a) == 1 && strstr(a, ":1"));
+    remove("build/tests/tmp-cfg.yaml");
+    remove("build/tests/tmp-trace.jsonl");
+    remove("build/tests/tmp-trace.html");
+    remove("build/tests/tmp-bad.jsonl");
+}
+
+static void test_synth_bench(void) {
+    char out[8192];
+    CHECK(run(CLI " synth --like tiny --type q4_k_m -o build/tests/tmp-tiny.gguf", out, sizeof out) == 0);
+    CHECK(run(CLI " info -m build/tests/tmp-tiny.gguf", out, sizeof out) == 0 && strstr(out, "Q6_K") && strstr(out, "Q4_K"));
+    CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -p 16 -n 4 -b 1,2 -r 1 --json", out, sizeof out) == 0);
+    CHECKF(strstr(out, "\"test\": \"pp16\"") && strstr(out, "\"test\": \"tg4 x2\"") && strstr(out, "tps_median"), "bench: %s", out);
+    remove("build/tests/tmp-tiny.gguf");
+}
+
+int main(void) {
+    test_golden_commands();
+    test_errors();
+    test_soft_cli();
+    test_synth_bench();
+    return t_done("test_cli");
+}

@@ -7,7 +7,8 @@
  * come from memory, as in decoding a real model; "cache" reuses one copy and
  * shows the kernel's own speed. GB/s counts weight bytes only.
  * An optional 4th argument restricts the run to one ISA.
- * `bench_kernels kern [isa|all] [cols]` times vec_dot alone on rows resident in cache. */
+ * `bench_kernels kern [isa|all] [cols]` times vec_dot alone on rows resident in cache;
+ * `bench_kernels attn` times short rows as attention over a cache uses them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,49 @@ static void kern_only(const char *only, int64_t cols) {
     free(src); free(x);
 }
 
+/* Attention-like use: one query against 1024 cached rows of head_dim
+ * elements, as vec_dot per row and as one vec_dot_rows call: ns per row. */
+static void attn(void) {
+    const st_type types[] = {ST_TYPE_F32, ST_TYPE_F16, ST_TYPE_BF16};
+    const int64_t npos = 1024, dims[] = {64, 128};
+    printf("one row against %lld cached rows, ns per row: vec_dot loop / vec_dot_rows\n", (long long)npos);
+    for (const char *const *av = st_kernels_available(); *av; av++) {
+        const st_kernels *k = st_kernels_by_name(*av);
+        printf("%-6s", k->isa);
+        for (size_t di = 0; di < 2; di++) {
+            const int64_t hd = dims[di];
+            float *src = malloc(npos * hd * sizeof(float)), *out = malloc(npos * sizeof(float));
+            for (int64_t i = 0; i < npos * hd; i++) src[i] = (float)rand() / RAND_MAX * 2 - 1;
+            for (size_t ti = 0; ti < 3; ti++) {
+                const st_type t = types[ti];
+                const size_t rs = st_row_size(t, hd);
+                uint8_t *kc = malloc(rs * npos), *q = malloc(rs);
+                for (int64_t p = 0; p < npos; p++) st_quantize_row(t, src + p * hd, kc + p * rs, hd);
+                st_quantize_row(t, src, q, hd);
+                double b1 = 1e9, b2 = 1e9;
+                for (int rep = 0; rep < 300; rep++) {
+                    double t0 = now();
+                    for (int64_t p = 0; p < npos; p++) k->vec_dot[t](hd, &out[p], kc + p * rs, q);
+                    double t1 = now();
+                    k->vec_dot_rows[t](hd, out, kc, rs, npos, q);
+                    double t2 = now();
+                    if (t1 - t0 < b1) b1 = t1 - t0;
+                    if (t2 - t1 < b2) b2 = t2 - t1;
+                }
+                printf("  %s/%lld %.2f/%.2f", st_type_name(t), (long long)hd, b1 / npos * 1e9, b2 / npos * 1e9);
+                free(kc); free(q);
+            }
+            free(src); free(out);
+        }
+        printf("\n");
+    }
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "attn") == 0) {
+        attn();
+        return 0;
+    }
     if (argc >= 2 && strcmp(argv[1], "kern") == 0) {
         kern_only(argc >= 3 && strcmp(argv[2], "all") ? argv[2] : NULL, argc >= 4 ? atoll(argv[3]) : 4864);
         return 0;

@@ -187,9 +187,12 @@ static void test_vec_dot_rows(const st_kernels *k) {
         const st_type vt = tw->vec_dot_type;
         const int bs = tw->blck_size;
         int ok = 1;
+        /* block counts for quantized types; plain lengths (head_dim-like included) for float types */
         const int64_t nblk[] = {1, 2, 3, 6, 8, 9, 10, 15, 16, 28, 33};
-        for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
-            const int64_t n = nblk[li] * bs, nr = 7;
+        const int64_t nflt[] = {1, 7, 15, 16, 17, 31, 32, 33, 47, 64, 100, 128, 257};
+        const size_t n_len = bs == 1 ? sizeof nflt / sizeof nflt[0] : sizeof nblk / sizeof nblk[0];
+        for (size_t li = 0; li < n_len; li++) {
+            const int64_t n = bs == 1 ? nflt[li] : nblk[li] * bs, nr = 7;
             const size_t rs = st_row_size(wt, n) + 6; /* a stride beyond the row, as a caller may use */
             float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
             uint8_t *wq = calloc(nr, rs);

@@ -27,7 +27,10 @@ typedef struct st_kernels {
     st_quantize_row_fn quantize_row[ST_TYPE_COUNT];/* indexed by activation type */
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a*x */
-    /* Optional (NULL: call vec_dot per row); same results as vec_dot row by row. */
+    /* Filled wherever vec_dot is; bit-identical to vec_dot row by row, so results
+     * do not depend on how callers group rows (e.g. per thread). Attention over
+     * a cache should call it once for all positions: with rows of head_dim
+     * elements, per-call overhead otherwise dominates. */
     st_vec_dot_rows_fn vec_dot_rows[ST_TYPE_COUNT];
 } st_kernels;
 

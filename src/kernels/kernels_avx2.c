@@ -89,47 +89,92 @@ static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-static void vec_dot_f32(int64_t n, float *s, const void *w, const void *x) { *s = dot_f32(n, w, x); }
-
-static inline __m256 load_f16(const st_f16 *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-
-static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) {
-    const st_f16 *a = w, *b = x;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16(a + i), load_f16(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_f16(a + i + 8), load_f16(b + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_f16(a + i + 16), load_f16(b + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16(a + i + 24), load_f16(b + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_f16(a + i), load_f16(b + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += h2f(a[i]) * h2f(b[i]);
-    *s = sum;
-}
-
 /* bf16 is the top half of an f32: widening is a shift, exact. */
 static inline __m256 load_bf16(const st_bf16 *p) {
     const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) {
-    const st_bf16 *a = w, *b = x;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_bf16(a + i), load_bf16(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_bf16(a + i + 8), load_bf16(b + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_bf16(a + i + 16), load_bf16(b + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_bf16(a + i + 24), load_bf16(b + i + 24), acc3);
+/* ---- F32 / F16 / BF16 weight rows, up to four at a time against one
+ * activation row: short rows (attention over a cache, head_dim 64-128) are
+ * dominated by per-call work, which four rows share: the activation loads and
+ * conversions and one transposed reduction. Each row keeps its own two
+ * accumulators and the reduction treats each lane alike, so a row gets the
+ * same bits whether it is computed alone or with others. */
+enum { F_F32, F_F16, F_BF16 };
+
+/* 8 elements from p + i as f32; a short tail (left < 8) is copied into a
+ * zero-padded buffer first, since AVX2 has no masked 16-bit loads. */
+static inline __attribute__((always_inline)) __m256 f_load(const int kind, const void *p, int64_t i, int64_t left) {
+    const size_t es = kind == F_F32 ? 4 : 2;
+    const uint8_t *src = (const uint8_t *)p + i * es;
+    uint8_t tmp[32];
+    if (left < 8) {
+        memset(tmp, 0, sizeof tmp);
+        memcpy(tmp, src, (size_t)left * es);
+        src = tmp;
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16(a + i), load_bf16(b + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += st_bf16_to_f32(a[i]) * st_bf16_to_f32(b[i]);
-    *s = sum;
+    if (kind == F_F32) return _mm256_loadu_ps((const float *)src);
+    if (kind == F_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)src));
+    return load_bf16((const st_bf16 *)src);
 }
+
+/* [sum(a), sum(b), sum(c), sum(d)]; each lane's additions are the same whatever the other inputs. */
+static inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+static inline __attribute__((always_inline)) void rowsf(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
+                                                         const int R, const void *x) {
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = f_load(kind, x, i, 8), x1 = f_load(kind, x, i + 8, 8);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            acc[r][0] = _mm256_fmadd_ps(f_load(kind, w + r * ws, i, 8), x0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(f_load(kind, w + r * ws, i + 8, 8), x1, acc[r][1]);
+        }
+    }
+    /* fewer than 16 left: at most two more steps, the last one partial */
+    if (i < n) {
+        const __m256 xv = f_load(kind, x, i, n - i);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) acc[r][0] = _mm256_fmadd_ps(f_load(kind, w + r * ws, i, n - i), xv, acc[r][0]);
+        i += 8;
+    }
+    if (i < n) {
+        const __m256 xv = f_load(kind, x, i, n - i);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) acc[r][1] = _mm256_fmadd_ps(f_load(kind, w + r * ws, i, n - i), xv, acc[r][1]);
+    }
+    __m256 v[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) v[r] = _mm256_add_ps(acc[r][0], acc[r][1]);
+    const __m128 sums = reduce4(v[0], R > 1 ? v[1] : v[0], R > 2 ? v[2] : v[0], R > 3 ? v[3] : v[0]);
+    float t[4];
+    _mm_storeu_ps(t, sums);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = t[r];
+}
+
+static inline __attribute__((always_inline)) void rowsf_all(const int kind, int64_t n, float *s, const void *w, size_t ws,
+                                                             int64_t nr, const void *x) {
+    const uint8_t *wp = w;
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) rowsf(kind, n, s + r, wp + r * ws, ws, 4, x);
+    for (; r < nr; r++) rowsf(kind, n, s + r, wp + r * ws, ws, 1, x);
+}
+
+static void vec_dot_f32(int64_t n, float *s, const void *w, const void *x) { rowsf(F_F32, n, s, w, 0, 1, x); }
+static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_F16, n, s, w, 0, 1, x); }
+static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_BF16, n, s, w, 0, 1, x); }
+static void vec_dot_rows_f32(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F32, n, s, w, ws, nr, x); }
+static void vec_dot_rows_f16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F16, n, s, w, ws, nr, x); }
+static void vec_dot_rows_bf16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_BF16, n, s, w, ws, nr, x); }
 
 /* ---------------------------------------------------------------- 32-element blocks */
 
@@ -478,6 +523,17 @@ static void quantize_row_q8_K(const float *x, void *vy, int64_t n) {
 
 static void quantize_row_f32(const float *x, void *y, int64_t n) { memcpy(y, x, (size_t)n * sizeof(float)); }
 
+/* Types without a multi-row kernel: the same vec_dot, row after row. */
+#define ROWS_LOOP(name, dot)                                                                       \
+    static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
+        for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
+    }
+ROWS_LOOP(vec_dot_rows_q4_1, vec_dot_q4_1)
+ROWS_LOOP(vec_dot_rows_q5_1, vec_dot_q5_1)
+ROWS_LOOP(vec_dot_rows_q4_K, vec_dot_q4_K)
+ROWS_LOOP(vec_dot_rows_q5_K, vec_dot_q5_K)
+ROWS_LOOP(vec_dot_rows_q6_K, vec_dot_q6_K)
+
 const st_kernels st_kernels_avx2_table = {
     .isa = "avx2",
     .vec_dot = {
@@ -504,8 +560,16 @@ const st_kernels st_kernels_avx2_table = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .vec_dot_rows = {
-        [ST_TYPE_Q8_0] = vec_dot_rows_q8_0,
+        [ST_TYPE_F32] = vec_dot_rows_f32,
+        [ST_TYPE_F16] = vec_dot_rows_f16,
+        [ST_TYPE_BF16] = vec_dot_rows_bf16,
         [ST_TYPE_Q4_0] = vec_dot_rows_q4_0,
+        [ST_TYPE_Q4_1] = vec_dot_rows_q4_1,
         [ST_TYPE_Q5_0] = vec_dot_rows_q5_0,
+        [ST_TYPE_Q5_1] = vec_dot_rows_q5_1,
+        [ST_TYPE_Q8_0] = vec_dot_rows_q8_0,
+        [ST_TYPE_Q4_K] = vec_dot_rows_q4_K,
+        [ST_TYPE_Q5_K] = vec_dot_rows_q5_K,
+        [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
 };

@@ -77,51 +77,98 @@ static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     }
 }
 
-static void vec_dot_f32(int64_t n, float *s, const void *w, const void *x) { *s = dot_f32(n, w, x); }
+/* ---- F32 / F16 / BF16 weight rows, up to four at a time against one
+ * activation row: short rows (attention over a cache, head_dim 64-128) are
+ * dominated by per-call work, which four rows share: the activation loads and
+ * conversions and one transposed reduction. Each row keeps its own two
+ * accumulators and the reduction treats each lane alike, so a row gets the
+ * same bits whether it is computed alone or with others. */
+enum { F_F32, F_F16, F_BF16 };
 
-static inline __m512 load_f16(const st_f16 *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+/* Elements per step: 16 f32 lanes, or 32 bf16 pairs folded by vdpbf16ps. */
+#define F_STEP(kind) ((kind) == F_BF16 ? 32 : 16)
 
-static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) {
-    const st_f16 *a = w, *b = x;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+/* Activation chunk in the form the step wants (f32 vector, or raw bf16 pairs). */
+static inline __attribute__((always_inline)) __m512i f_load(const int kind, const void *p, int64_t i, int64_t left) {
+    if (kind == F_F32) {
+        const float *f = (const float *)p + i;
+        return _mm512_castps_si512(left >= 16 ? _mm512_loadu_ps(f) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), f));
+    }
+    if (kind == F_F16) {
+        const st_f16 *h = (const st_f16 *)p + i;
+        const __m256i v = left >= 16 ? _mm256_loadu_si256((const __m256i *)h) : _mm256_maskz_loadu_epi16((__mmask16)((1u << left) - 1), h);
+        return _mm512_castps_si512(_mm512_cvtph_ps(v));
+    }
+    const st_bf16 *h = (const st_bf16 *)p + i;
+    return left >= 32 ? _mm512_loadu_si512(h) : _mm512_maskz_loadu_epi16((__mmask32)((1ull << left) - 1), h);
+}
+
+static inline __attribute__((always_inline)) __m512 f_fma(const int kind, __m512 acc, __m512i w, __m512i x) {
+    if (kind == F_BF16) return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
+    return _mm512_fmadd_ps(_mm512_castsi512_ps(w), _mm512_castsi512_ps(x), acc);
+}
+
+/* [sum(a), sum(b), sum(c), sum(d)]; each lane's additions are the same whatever the other inputs. */
+static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    const __m256 b8 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
+    const __m256 c8 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+    const __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+static inline __attribute__((always_inline)) void rowsf(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
+                                                         const int R, const void *x) {
+    const int E = F_STEP(kind);
+    __m512 acc[4][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        acc0 = _mm512_fmadd_ps(load_f16(a + i), load_f16(b + i), acc0);
-        acc1 = _mm512_fmadd_ps(load_f16(a + i + 16), load_f16(b + i + 16), acc1);
-        acc2 = _mm512_fmadd_ps(load_f16(a + i + 32), load_f16(b + i + 32), acc2);
-        acc3 = _mm512_fmadd_ps(load_f16(a + i + 48), load_f16(b + i + 48), acc3);
+    for (; i + 2 * E <= n; i += 2 * E) {
+        const __m512i x0 = f_load(kind, x, i, E), x1 = f_load(kind, x, i + E, E);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            acc[r][0] = f_fma(kind, acc[r][0], f_load(kind, w + r * ws, i, E), x0);
+            acc[r][1] = f_fma(kind, acc[r][1], f_load(kind, w + r * ws, i + E, E), x1);
+        }
     }
-    for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(load_f16(a + i), load_f16(b + i), acc0);
+    /* fewer than 2*E left: at most two more steps, the last one masked */
     if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i)),
-                               _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), acc1);
+        const __m512i xv = f_load(kind, x, i, n - i);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) acc[r][0] = f_fma(kind, acc[r][0], f_load(kind, w + r * ws, i, n - i), xv);
+        i += E;
     }
-    *s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    if (i < n) {
+        const __m512i xv = f_load(kind, x, i, n - i);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) acc[r][1] = f_fma(kind, acc[r][1], f_load(kind, w + r * ws, i, n - i), xv);
+    }
+    __m512 v[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) v[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
+    const __m128 sums = reduce4(v[0], R > 1 ? v[1] : v[0], R > 2 ? v[2] : v[0], R > 3 ? v[3] : v[0]);
+    float t[4];
+    _mm_storeu_ps(t, sums);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = t[r];
 }
 
-/* vdpbf16ps: pairs of bf16 products (exact in f32) added into f32 lanes. */
-static inline __m512 dp_bf16(__m512 acc, __m512i a, __m512i b) {
-    return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+static inline __attribute__((always_inline)) void rowsf_all(const int kind, int64_t n, float *s, const void *w, size_t ws,
+                                                             int64_t nr, const void *x) {
+    const uint8_t *wp = w;
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) rowsf(kind, n, s + r, wp + r * ws, ws, 4, x);
+    for (; r < nr; r++) rowsf(kind, n, s + r, wp + r * ws, ws, 1, x);
 }
 
-static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) {
-    const st_bf16 *a = w, *b = x;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    int64_t i = 0;
-    for (; i + 128 <= n; i += 128) {
-        acc0 = dp_bf16(acc0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
-        acc1 = dp_bf16(acc1, _mm512_loadu_si512(a + i + 32), _mm512_loadu_si512(b + i + 32));
-        acc2 = dp_bf16(acc2, _mm512_loadu_si512(a + i + 64), _mm512_loadu_si512(b + i + 64));
-        acc3 = dp_bf16(acc3, _mm512_loadu_si512(a + i + 96), _mm512_loadu_si512(b + i + 96));
-    }
-    for (; i + 32 <= n; i += 32) acc0 = dp_bf16(acc0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
-    if (i < n) {
-        const __mmask32 m = (__mmask32)((1u << (n - i)) - 1);
-        acc1 = dp_bf16(acc1, _mm512_maskz_loadu_epi16(m, a + i), _mm512_maskz_loadu_epi16(m, b + i));
-    }
-    *s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
-}
+static void vec_dot_f32(int64_t n, float *s, const void *w, const void *x) { rowsf(F_F32, n, s, w, 0, 1, x); }
+static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_F16, n, s, w, 0, 1, x); }
+static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_BF16, n, s, w, 0, 1, x); }
+static void vec_dot_rows_f32(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F32, n, s, w, ws, nr, x); }
+static void vec_dot_rows_f16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F16, n, s, w, ws, nr, x); }
+static void vec_dot_rows_bf16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_BF16, n, s, w, ws, nr, x); }
 
 /* ---------------------------------------------------------------- 32-element blocks */
 
@@ -650,6 +697,17 @@ static void quantize_row_q8_K(const float *x, void *vy, int64_t n) {
 
 static void quantize_row_f32(const float *x, void *y, int64_t n) { memcpy(y, x, (size_t)n * sizeof(float)); }
 
+/* Types without a multi-row kernel: the same vec_dot, row after row. */
+#define ROWS_LOOP(name, dot)                                                                       \
+    static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
+        for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
+    }
+ROWS_LOOP(vec_dot_rows_q4_1, vec_dot_q4_1)
+ROWS_LOOP(vec_dot_rows_q5_1, vec_dot_q5_1)
+ROWS_LOOP(vec_dot_rows_q4_K, vec_dot_q4_K)
+ROWS_LOOP(vec_dot_rows_q5_K, vec_dot_q5_K)
+ROWS_LOOP(vec_dot_rows_q6_K, vec_dot_q6_K)
+
 const st_kernels st_kernels_avx512_table = {
     .isa = "avx512",
     .vec_dot = {
@@ -676,8 +734,16 @@ const st_kernels st_kernels_avx512_table = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .vec_dot_rows = {
-        [ST_TYPE_Q8_0] = vec_dot_rows_q8_0,
+        [ST_TYPE_F32] = vec_dot_rows_f32,
+        [ST_TYPE_F16] = vec_dot_rows_f16,
+        [ST_TYPE_BF16] = vec_dot_rows_bf16,
         [ST_TYPE_Q4_0] = vec_dot_rows_q4_0,
+        [ST_TYPE_Q4_1] = vec_dot_rows_q4_1,
         [ST_TYPE_Q5_0] = vec_dot_rows_q5_0,
+        [ST_TYPE_Q5_1] = vec_dot_rows_q5_1,
+        [ST_TYPE_Q8_0] = vec_dot_rows_q8_0,
+        [ST_TYPE_Q4_K] = vec_dot_rows_q4_K,
+        [ST_TYPE_Q5_K] = vec_dot_rows_q5_K,
+        [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
 };

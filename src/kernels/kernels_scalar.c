@@ -230,6 +230,23 @@ void st_axpy_f32_scalar(int64_t n, float a, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* Row runs: vec_dot row after row. */
+#define ROWS_LOOP(name, dot)                                                                       \
+    static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
+        for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
+    }
+ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)
+ROWS_LOOP(rows_f16, st_vec_dot_f16_scalar)
+ROWS_LOOP(rows_bf16, st_vec_dot_bf16_scalar)
+ROWS_LOOP(rows_q4_0, st_vec_dot_q4_0_scalar)
+ROWS_LOOP(rows_q4_1, st_vec_dot_q4_1_scalar)
+ROWS_LOOP(rows_q5_0, st_vec_dot_q5_0_scalar)
+ROWS_LOOP(rows_q5_1, st_vec_dot_q5_1_scalar)
+ROWS_LOOP(rows_q8_0, st_vec_dot_q8_0_scalar)
+ROWS_LOOP(rows_q4_K, st_vec_dot_q4_K_scalar)
+ROWS_LOOP(rows_q5_K, st_vec_dot_q5_K_scalar)
+ROWS_LOOP(rows_q6_K, st_vec_dot_q6_K_scalar)
+
 const st_kernels st_kernels_scalar_table = {
     .isa = "scalar",
     .vec_dot = {
@@ -255,4 +272,17 @@ const st_kernels st_kernels_scalar_table = {
     },
     .dot_f32 = st_dot_f32_scalar,
     .axpy_f32 = st_axpy_f32_scalar,
+    .vec_dot_rows = {
+        [ST_TYPE_F32] = rows_f32,
+        [ST_TYPE_F16] = rows_f16,
+        [ST_TYPE_BF16] = rows_bf16,
+        [ST_TYPE_Q4_0] = rows_q4_0,
+        [ST_TYPE_Q4_1] = rows_q4_1,
+        [ST_TYPE_Q5_0] = rows_q5_0,
+        [ST_TYPE_Q5_1] = rows_q5_1,
+        [ST_TYPE_Q8_0] = rows_q8_0,
+        [ST_TYPE_Q4_K] = rows_q4_K,
+        [ST_TYPE_Q5_K] = rows_q5_K,
+        [ST_TYPE_Q6_K] = rows_q6_K,
+    },
 };

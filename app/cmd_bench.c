@@ -49,11 +49,45 @@ static double run_once(st_context *c, st_batch *b, int n_vocab, int pp, int tg, 
     return (double)tg * n_seq / (cli_now() - t0);
 }
 
+/* Decode through the runner with one thinker per sequence: discrete thinking
+ * (sampling) or soft thinking (concept tokens), to measure soft thinking's overhead. */
+static double run_think(st_context *c, const st_model *m, int tg, int n_seq, int soft, int max_topk, unsigned *rng) {
+    int nv = st_model_get_info(m)->n_vocab;
+    st_think_params p = st_think_default_params();
+    p.soft = soft;
+    p.max_topk = max_topk;
+    p.cold_stop_entropy = 0; /* never inject: every step is a thinking step */
+    st_token marker = nv - 1;
+    st_runner *r = NULL;
+    st_thinker *th[64] = {0};
+    st_think_step *steps = calloc((size_t)n_seq, sizeof *steps);
+    int *stepped = calloc((size_t)n_seq, sizeof *stepped);
+    double t = -1;
+    st_status s = st_runner_init(c, &r);
+    for (int i = 0; s == ST_OK && i < n_seq && i < 64; i++) {
+        *rng = *rng * 1103515245u + 12345u;
+        st_token first = (st_token)((*rng >> 8) % (unsigned)nv);
+        p.seed = *rng;
+        s = st_thinker_init(&p, m, &marker, 1, 1, &th[i]);
+        if (s == ST_OK) s = st_runner_start(r, i, &first, 1, th[i]);
+    }
+    if (s == ST_OK) s = st_runner_step(r, steps, stepped); /* the 1-token prompts */
+    double t0 = cli_now();
+    for (int k = 1; s == ST_OK && k < tg; k++) s = st_runner_step(r, steps, stepped);
+    if (s == ST_OK) t = (double)(tg - 1) * n_seq / (cli_now() - t0);
+    else cli_fail_status("bench", s);
+    for (int i = 0; i < 64; i++) st_thinker_free(th[i]);
+    st_runner_free(r);
+    free(steps);
+    free(stepped);
+    return t;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL, *v;
     int pps[16] = {128}, n_pp = 1, tgs[16] = {64}, n_tg = 1, bs[16] = {1}, n_b = 1;
-    long long threads = 0, reps = 3;
-    int json = 0;
+    long long threads = 0, reps = 3, max_topk = 10;
+    int json = 0, soft = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "-m", &model) || cli_opt(argc, argv, &i, "--model", &model)) continue;
         if (cli_opt(argc, argv, &i, "-p", &v)) { if (parse_list(C, "-p", v, pps, &n_pp)) return 1; continue; }
@@ -62,10 +96,14 @@ int cmd_bench(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "-t", &v)) { if (cli_int(C, "-t", v, &threads)) return 1; continue; }
         if (cli_opt(argc, argv, &i, "-r", &v)) { if (cli_int(C, "-r", v, &reps)) return 1; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
+        if (cli_flag(argv, i, "--soft-thinking")) { soft = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--max-topk", &v)) { if (cli_int(C, "--max-topk", v, &max_topk)) return 1; continue; }
         if (cli_flag(argv, i, "--help")) {
             printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-t N] [-r 3] [--json]\n"
                    "  -p  prompt lengths (pp); -n decode lengths (tg); -b sequences decoding together in tg\n"
-                   "  reports the median tokens/s over -r runs (after one warm-up run) and the min..max spread\n");
+                   "  reports the median tokens/s over -r runs (after one warm-up run) and the min..max spread\n"
+                   "  --soft-thinking  also decode through the thinking controller: discrete thinking (sampling)\n"
+                   "                   vs soft thinking (--max-topk K concept tokens, default 10)\n");
             return 0;
         }
         return cli_fail(C, "unknown option '%s'", argv[i]);
@@ -93,20 +131,24 @@ int cmd_bench(int argc, char **argv) {
     result res[64];
     int n_res = 0, rc = 0;
     double *t = malloc((size_t)reps * sizeof(double));
-    for (int kind = 0; kind < 2 && !rc; kind++) {
+    if (max_b > 64) return cli_fail(C, "-b: at most 64 sequences");
+    for (int kind = 0; kind < (soft ? 4 : 2) && !rc; kind++) {
         int nk = kind == 0 ? n_pp : n_tg * n_b;
         for (int j = 0; j < nk && !rc && n_res < 64; j++) {
             int pp = kind == 0 ? pps[j] : 0, tg = kind == 0 ? 0 : tgs[j / n_b], nb = kind == 0 ? 1 : bs[j % n_b];
             if (pp == 0 && tg == 0) continue;
-            if (run_once(c, &b, in->n_vocab, pp, tg, nb, &rng) < 0) { rc = 1; break; } /* warm-up */
+#define RUN() (kind < 2 ? run_once(c, &b, in->n_vocab, pp, tg, nb, &rng) : run_think(c, m, tg, nb, kind == 3, (int)max_topk, &rng))
+            if (RUN() < 0) { rc = 1; break; } /* warm-up */
             for (int r = 0; r < reps && !rc; r++)
-                if ((t[r] = run_once(c, &b, in->n_vocab, pp, tg, nb, &rng)) < 0) rc = 1;
+                if ((t[r] = RUN()) < 0) rc = 1;
+#undef RUN
             if (rc) break;
             qsort(t, (size_t)reps, sizeof *t, cmp_d);
             result *x = &res[n_res++];
+            const char *mode = kind == 2 ? " think" : kind == 3 ? " soft" : "";
             if (pp) snprintf(x->test, sizeof x->test, "pp%d", pp);
-            else if (nb == 1) snprintf(x->test, sizeof x->test, "tg%d", tg);
-            else snprintf(x->test, sizeof x->test, "tg%d x%d", tg, nb);
+            else if (nb == 1) snprintf(x->test, sizeof x->test, "tg%d%s", tg, mode);
+            else snprintf(x->test, sizeof x->test, "tg%d x%d%s", tg, nb, mode);
             x->n_tok = pp ? pp : tg * nb;
             x->med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
             x->lo = t[0];

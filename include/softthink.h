@@ -398,10 +398,95 @@ st_status st_runner_start(st_runner *r, int seq, const st_token *prompt, int n_p
 /* Stop sequence `seq`: its pending input is dropped. */
 void st_runner_stop(st_runner *r, int seq);
 int st_runner_active(const st_runner *r); /* sequences still running */
+int st_runner_is_running(const st_runner *r, int seq); /* 0 once stopped (by the caller or a full context) */
 /* One forward pass. For each sequence that produced a step, stepped[seq] = 1
  * and steps[seq] holds it (arrays of n_seq entries). A sequence whose context
  * is full is stopped and reported with ST_E_FULL only if no other work remains. */
 st_status st_runner_step(st_runner *r, st_think_step *steps, int *stepped);
+
+/* ---------------------------------------------------------------- tasks and training
+ * A reasoning task with known answers and a CPU trainer for small gpt2-family
+ * models, so that a fresh clone has a reasoning model of its own.
+ *
+ * Arithmetic word problems: a start value and min_steps..max_steps additions or
+ * subtractions (operands of up to max_digits digits, values never negative):
+ *   question: "Ann has 23 apples. She buys 17 more, then gives 9 away. How many apples does she have?"
+ *   solution: "23 + 17 = 40\n40 - 9 = 31"   (one line per step)
+ * Training text (st_arith_format), tokenized with BOS in front and EOS after:
+ *   question "\n<think>\n" solution "\n</think>\n" "Answer: " answer
+ * and for the no-think examples:  question "\n<think>\n</think>\n" "Answer: " answer.
+ * The evaluation prompt is BOS + the text up to and including "<think>\n" (thinking)
+ * or "</think>\n" (no thinking); the model continues from there. The "arith"
+ * chat template (st_chat_template_by_name) writes exactly these prompts.
+ * Train and test splits are disjoint by construction: a hash of the problem's
+ * canonical arithmetic ("23+17-9") decides its split. */
+typedef struct st_arith_params {
+    int min_steps, max_steps;  /* operations per problem (default 2..3) */
+    int max_digits;            /* digits of the start value and operands (default 2) */
+} st_arith_params;
+
+typedef struct st_arith_problem {
+    char question[512];
+    char solution[1024];       /* the worked steps, without the think tags */
+    long long answer;
+} st_arith_problem;
+
+st_arith_params st_arith_default_params(void);
+/* Problem `index` of a split (0 train, 1 test); deterministic in (params, seed, split, index).
+ * p may be NULL (defaults). */
+st_status st_arith_generate(const st_arith_params *p, uint64_t seed, int split, uint64_t index,
+                            st_arith_problem *out);
+/* "Answer: " — the text after "</think>\n" that precedes the number. */
+const char *st_arith_answer_prefix(void);
+/* Final answer in generated text: the number after the last </think> (after "Answer: " when
+ * present). 0 ok, -1 none. */
+int st_arith_parse_answer(const char *generated_text, long long *out);
+/* Training text of a problem (no BOS/EOS), think = 0 gives the empty think block.
+ * Returns its length, -1 if cap is too small. */
+int st_arith_format(const st_arith_problem *pr, int think, char *out, size_t cap);
+
+/* Trainer: gpt2 family (learned positions, LayerNorm, GELU tanh, tied output),
+ * forward and backward in C on the thread pool; AdamW (decoupled weight decay
+ * on matrices), linear warm-up then cosine decay to min_lr, global gradient-norm
+ * clipping. Loss is the cross-entropy of the tokens after the prompt (the part
+ * the model generates at evaluation). Same seed and thread count give the same
+ * run bit for bit; checkpoints (params + Adam state + step) resume exactly. */
+typedef struct st_train_progress {
+    int step, n_steps;         /* steps done */
+    float loss, acc;           /* mean over the last log interval (acc: next-token accuracy) */
+    float lr, grad_norm;
+    double tokens_per_s, elapsed_s, eta_s;
+    int is_eval;               /* 1: loss/acc measured on held-out test problems */
+} st_train_progress;
+
+typedef struct st_train_params {
+    int n_embd, n_layer, n_head, n_ff, n_ctx;   /* 256, 4, 4, 1024, 256 */
+    int batch;                 /* sequences per step (32) */
+    int steps;                 /* optimizer steps (3000) */
+    float lr, min_lr;          /* peak and final learning rate (1e-3, 1e-4) */
+    int warmup;                /* warm-up steps (100) */
+    float weight_decay;        /* 0.1 */
+    float beta1, beta2;        /* 0.9, 0.98 */
+    float clip;                /* max global gradient norm (1.0; 0 off) */
+    float no_think_frac;       /* fraction of examples with an empty think block (0.15) */
+    st_arith_params task;
+    uint64_t seed;             /* weights and data order (1) */
+    int n_threads;             /* 0: physical cores */
+    int log_every;             /* progress callback interval in steps (10) */
+    int eval_every;            /* held-out loss every N steps (0 off) */
+    const char *out_path;      /* GGUF written at the end (NULL: none) */
+    const char *ckpt_path;     /* checkpoint file (NULL: none) */
+    int ckpt_every;            /* steps between checkpoints (0: only at the end) */
+    int resume;                /* 1: continue from ckpt_path when it exists */
+    int stop_after;            /* stop (after checkpointing) once this many steps are done; 0 = run to the end */
+    const char *name;          /* general.name ("softthink-arith") */
+    void (*progress)(const st_train_progress *p, void *user);
+    void *user;
+} st_train_params;
+
+st_train_params st_train_default_params(void);
+/* Train; *final_loss (may be NULL) gets the mean loss of the last log interval. */
+st_status st_train_run(const st_train_params *p, float *final_loss);
 
 /* ---------------------------------------------------------------- synthetic models
  * Write a GGUF with random weights in the shape of a known model, for benchmarks. */

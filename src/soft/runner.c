@@ -82,6 +82,10 @@ void st_runner_stop(st_runner *r, int seq) {
     if (seq >= 0 && seq < r->n_seq) { r->s[seq].running = 0; r->s[seq].pending = 0; }
 }
 
+int st_runner_is_running(const st_runner *r, int seq) {
+    return seq >= 0 && seq < r->n_seq && r->s[seq].running;
+}
+
 int st_runner_active(const st_runner *r) {
     int n = 0;
     for (int i = 0; i < r->n_seq; i++) n += r->s[i].running;

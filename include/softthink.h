@@ -292,6 +292,7 @@ typedef enum st_chat_family {
     ST_CHAT_QWEN3,        /* ChatML; earlier assistant turns lose their <think> part */
     ST_CHAT_DEEPSEEK_R1,  /* DeepSeek-R1(-Distill): <｜User｜>...<｜Assistant｜> */
     ST_CHAT_LLAMA3,       /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+    ST_CHAT_ARITH,        /* our arithmetic model: question "\n<think>\n" (think) or "\n<think>\n</think>\n" */
 } st_chat_family;
 
 typedef struct st_chat_template {
@@ -460,11 +461,11 @@ typedef struct st_train_progress {
 } st_train_progress;
 
 typedef struct st_train_params {
-    int n_embd, n_layer, n_head, n_ff, n_ctx;   /* 256, 4, 4, 1024, 256 */
+    int n_embd, n_layer, n_head, n_ff, n_ctx;   /* 256, 4, 8, 1024, 256 */
     int batch;                 /* sequences per step (32) */
-    int steps;                 /* optimizer steps (3000) */
-    float lr, min_lr;          /* peak and final learning rate (1e-3, 1e-4) */
-    int warmup;                /* warm-up steps (100) */
+    int steps;                 /* optimizer steps (5000) */
+    float lr, min_lr;          /* peak and final learning rate (2e-3, 1e-4) */
+    int warmup;                /* warm-up steps (200) */
     float weight_decay;        /* 0.1 */
     float beta1, beta2;        /* 0.9, 0.98 */
     float clip;                /* max global gradient norm (1.0; 0 off) */

@@ -33,11 +33,12 @@ static const named templates[] = {
     {"llama3", {ST_CHAT_LLAMA3, "llama3", NULL}},
     {"llama-3", {ST_CHAT_LLAMA3, "llama3", NULL}},
     {"plain", {ST_CHAT_PLAIN, "plain", NULL}},
+    {"arith", {ST_CHAT_ARITH, "arith", NULL}},
 };
 
 const char *const *st_chat_template_names(void) {
     static const char *const names[] = {"qwen3", "qwen", "qwq", "qwen2.5", "qwen2", "chatml", "deepseek-r1",
-                                        "deepseek", "llama3", "llama-3", "plain", NULL};
+                                        "deepseek", "llama3", "llama-3", "plain", "arith", NULL};
     return names;
 }
 
@@ -48,7 +49,7 @@ st_status st_chat_template_by_name(const char *name, st_chat_template *out) {
             *out = templates[i].tmpl;
             return ST_OK;
         }
-    return st_errorf(ST_E_ARG, "chat: unknown template '%s' (qwen3, qwen2.5, chatml, deepseek-r1, llama3, plain)", name);
+    return st_errorf(ST_E_ARG, "chat: unknown template '%s' (qwen3, qwen2.5, chatml, deepseek-r1, llama3, plain, arith)", name);
 }
 
 static st_chat_template by_name(const char *name) {
@@ -65,6 +66,7 @@ st_chat_template st_chat_template_detect(const st_tokenizer *t) {
     if (!t) return by_name("plain");
     const char *ct = t->chat_template;
     if (ct) {
+        if (strstr(ct, "softthink-arith")) return by_name("arith"); /* our own model (src/train) */
         if (strstr(ct, DS_ASSISTANT) || strstr(ct, DS_USER)) return by_name("deepseek-r1");
         if (strstr(ct, "<|start_header_id|>")) return by_name("llama3");
         if (strstr(ct, "<|im_start|>")) {
@@ -196,6 +198,13 @@ st_status st_chat_format(const st_chat_template *tmpl, const st_chat_msg *msgs, 
             puts_(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
             if (think) puts_(&b, "<think>\n");
         }
+        break;
+    case ST_CHAT_ARITH: /* question, then the think block the model was trained with */
+        for (int i = first; i < n; i++) {
+            if (!strcmp(msgs[i].role, "assistant")) { puts_(&b, "\n<think>\n</think>\n"); puts_(&b, answer_part(msgs[i].content)); puts_(&b, "\n"); }
+            else if (!strcmp(msgs[i].role, "user")) puts_(&b, msgs[i].content);
+        }
+        if (add_assistant) puts_(&b, think ? "\n<think>\n" : "\n<think>\n</think>\n");
         break;
     case ST_CHAT_PLAIN:
     default:

@@ -1,0 +1,157 @@
+/* Multi-step integer arithmetic word problems with worked solutions.
+ *
+ * A problem is a start value and 1..n operations (+ or -) applied in order,
+ * told as a short story ("Ann has 23 apples. She buys 17 more, loses 9, then
+ * finds 5 more. How many apples does she have?"); the worked solution has one
+ * line per step ("23 + 17 = 40"). Everything is a pure function of
+ * (params, seed, split, index). The split of a problem is decided by a hash of
+ * its canonical arithmetic form ("23+17-9+5"), so train and test never share
+ * a computation, whatever the names and objects around it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "task/arith.h"
+
+static const char *const names[] = {"Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gus", "Ivy", "Jack", "Kim",
+                                    "Leo", "Mia", "Ned", "Olga", "Pam", "Sam", "Tom", "Zoe"};
+static const int name_female[] = {1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 0, 1};
+static const char *const items[] = {"apples", "books", "cards", "coins", "eggs", "marbles", "pens", "shells",
+                                    "stamps", "stickers", "cookies", "toys"};
+/* phrase before/after the number */
+static const char *const add_verbs[] = {"buys", "finds", "gets", "wins", "picks up"};
+static const char *const sub_verbs[] = {"gives away", "loses", "sells", "uses", "drops"};
+
+#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+const char *const *st_arith_words(int *n) {
+    /* every word the templates use (for the tokenizer's vocabulary) */
+    static const char *const w[] = {
+        "Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gus", "Ivy", "Jack", "Kim", "Leo", "Mia", "Ned", "Olga",
+        "Pam", "Sam", "Tom", "Zoe", "apples", "books", "cards", "coins", "eggs", "marbles", "pens", "shells",
+        "stamps", "stickers", "cookies", "toys", "buys", "finds", "gets", "wins", "picks", "up", "gives", "away",
+        "loses", "sells", "uses", "drops", "has", "more", "then", "How", "many", "does", "she", "he", "have",
+        "She", "He", "Answer", "and", "now", "left"};
+    *n = N_OF(w);
+    return w;
+}
+
+st_arith_params st_arith_default_params(void) {
+    st_arith_params p = {2, 3, 2};
+    return p;
+}
+
+const char *st_arith_answer_prefix(void) { return "Answer: "; }
+
+static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct rng { uint64_t s; } rng;
+static uint64_t next(rng *r) { return mix64(r->s += 0x9e3779b97f4a7c15ull); }
+static int uni(rng *r, int lo, int hi) { return lo + (int)(next(r) % (uint64_t)(hi - lo + 1)); }
+
+static uint64_t fnv(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return mix64(h);
+}
+
+int st_arith_split_of(const char *canon) { return (fnv(canon) % 10) < 2 ? 1 : 0; }
+
+static int pow10i(int d) { int v = 1; while (d-- > 0) v *= 10; return v; }
+
+st_status st_arith_generate(const st_arith_params *pp, uint64_t seed, int split, uint64_t index, st_arith_problem *out) {
+    st_arith_params p = pp ? *pp : st_arith_default_params();
+    if (!out) return st_errorf(ST_E_ARG, "arith: NULL output");
+    if (split != 0 && split != 1) return st_errorf(ST_E_ARG, "arith: split %d (0 train, 1 test)", split);
+    if (p.min_steps < 1 || p.max_steps < p.min_steps || p.max_steps > 8)
+        return st_errorf(ST_E_ARG, "arith: steps %d..%d (need 1 <= min <= max <= 8)", p.min_steps, p.max_steps);
+    if (p.max_digits < 1 || p.max_digits > 4) return st_errorf(ST_E_ARG, "arith: max_digits %d (1..4)", p.max_digits);
+    int maxv = pow10i(p.max_digits) - 1;
+    for (uint64_t attempt = 0; attempt < 10000; attempt++) {
+        rng r = {mix64(seed ^ mix64(index * 4 + (uint64_t)split) ^ mix64(attempt + 0x51ed))};
+        int steps = uni(&r, p.min_steps, p.max_steps);
+        int ni = uni(&r, 0, N_OF(names) - 1), ii = uni(&r, 0, N_OF(items) - 1);
+        long long v = uni(&r, p.max_digits > 1 ? 2 : 1, maxv);
+        char canon[128];
+        int cn = snprintf(canon, sizeof canon, "%lld", v);
+        char q[512], sol[1024];
+        int qn = snprintf(q, sizeof q, "%s has %lld %s. %s ", names[ni], v, items[ii], name_female[ni] ? "She" : "He");
+        int sn = 0;
+        for (int s = 0; s < steps; s++) {
+            int sub = v >= 2 && (next(&r) & 1);
+            long long x = sub ? uni(&r, 1, (int)(v < maxv ? v : maxv)) : uni(&r, 1, maxv);
+            long long nv = sub ? v - x : v + x;
+            const char *verb = sub ? sub_verbs[uni(&r, 0, N_OF(sub_verbs) - 1)] : add_verbs[uni(&r, 0, N_OF(add_verbs) - 1)];
+            const char *sep = s == 0 ? "" : (s == steps - 1 ? ", then " : ", ");
+            if (!strcmp(verb, "gives away"))
+                qn += snprintf(q + qn, sizeof q - qn, "%sgives %lld away", sep, x);
+            else
+                qn += snprintf(q + qn, sizeof q - qn, "%s%s %lld%s", sep, verb, x, sub ? "" : " more");
+            sn += snprintf(sol + sn, sizeof sol - sn, "%s%lld %c %lld = %lld", s ? "\n" : "", v, sub ? '-' : '+', x, nv);
+            cn += snprintf(canon + cn, sizeof canon - cn, "%c%lld", sub ? '-' : '+', x);
+            v = nv;
+        }
+        qn += snprintf(q + qn, sizeof q - qn, ". How many %s does %s have?", items[ii], name_female[ni] ? "she" : "he");
+        if (qn >= (int)sizeof q || sn >= (int)sizeof sol) return st_errorf(ST_E_INTERNAL, "arith: problem text too long");
+        if (st_arith_split_of(canon) != split) continue;
+        memset(out, 0, sizeof *out);
+        memcpy(out->question, q, (size_t)qn + 1);
+        memcpy(out->solution, sol, (size_t)sn + 1);
+        out->answer = v;
+        return ST_OK;
+    }
+    return st_errorf(ST_E_INTERNAL, "arith: no problem found for this split");
+}
+
+int st_arith_canonical(const st_arith_problem *pr, char *out, size_t cap) {
+    /* rebuild "23+17-9" from the solution lines */
+    const char *s = pr->solution;
+    size_t n = 0;
+    int first = 1;
+    while (*s) {
+        long long a, b, c;
+        char op;
+        if (sscanf(s, "%lld %c %lld = %lld", &a, &op, &b, &c) != 4) return -1;
+        int w = first ? snprintf(out + n, cap - n, "%lld%c%lld", a, op, b) : snprintf(out + n, cap - n, "%c%lld", op, b);
+        if (w < 0 || (size_t)w >= cap - n) return -1;
+        n += (size_t)w;
+        first = 0;
+        const char *nl = strchr(s, '\n');
+        if (!nl) break;
+        s = nl + 1;
+    }
+    return 0;
+}
+
+int st_arith_format(const st_arith_problem *pr, int think, char *out, size_t cap) {
+    int n = think ? snprintf(out, cap, "%s\n<think>\n%s\n</think>\n%s%lld", pr->question, pr->solution,
+                             st_arith_answer_prefix(), pr->answer)
+                  : snprintf(out, cap, "%s\n<think>\n</think>\n%s%lld", pr->question, st_arith_answer_prefix(), pr->answer);
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+int st_arith_parse_answer(const char *text, long long *out) {
+    if (!text) return -1;
+    const char *p = text, *q;
+    while ((q = strstr(p, "</think>"))) p = q + 8;
+    if (p == text && !strstr(text, st_arith_answer_prefix())) return -1;
+    const char *a = strstr(p, st_arith_answer_prefix());
+    if (a) p = a + strlen(st_arith_answer_prefix());
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+    int neg = 0;
+    if (*p == '-') { neg = 1; p++; }
+    if (*p < '0' || *p > '9') return -1;
+    long long v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > 100000000000000000ll) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}

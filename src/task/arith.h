@@ -1,0 +1,13 @@
+/* Arithmetic word problems (internals beyond the public API). */
+#ifndef ST_TASK_ARITH_H
+#define ST_TASK_ARITH_H
+#include <stddef.h>
+#include "softthink.h"
+
+/* Every word the problem templates use (vocabulary building). */
+const char *const *st_arith_words(int *n);
+/* Split (0 train, 1 test) of a canonical form "23+17-9". */
+int st_arith_split_of(const char *canon);
+/* Canonical form of a generated problem; 0 ok, -1 on a malformed solution. */
+int st_arith_canonical(const st_arith_problem *pr, char *out, size_t cap);
+#endif

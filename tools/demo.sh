@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# make demo: run the engine on the default model.
+# make demo: the embedded reasoning model solves held-out problems with discrete
+# thinking and with soft thinking, then a soft-thinking trace is rendered as a page.
+# Needs nothing from the network or from ../shared.
 set -euo pipefail
 build=${1:-build}
 st="$build/softthink"
-shared=${SOFTTHINK_SHARED:-../shared}
-if [ -f "$shared/models/stories260K.gguf" ]; then
-  model="$shared/models/stories260K.gguf"
-else
-  model="$build/demo-tiny.gguf"
-  [ -f "$model" ] || "$st" synth --like tiny --type q8_0 -o "$model"
+model=$(ls models/*.gguf 2>/dev/null | head -n 1 || true)
+if [ -z "$model" ]; then
+  echo "demo: no model in models/ (see README, 'Our own reasoning model')" >&2
+  exit 1
 fi
-echo "== softthink info"
+echo "== model"
 "$st" info -m "$model"
 echo
-echo "== greedy generation (temperature 0), prompt ids = \"<s> Once upon a time\""
-"$st" generate -m "$model" --ids "1 403 407 261 378" -n 64 --temp 0 --print-ids
+echo "== 6 held-out arithmetic problems, discrete thinking (greedy)"
+"$st" eval --task arith -m "$model" --n 6 --seed 2026 --verbose 2>&1 | sed 's/^\[think\] /  /'
+echo
+echo "== the same problems, soft thinking (max_topk 10, cold stop 0.01 / 256)"
+"$st" eval --task arith -m "$model" --n 6 --seed 2026 --soft-thinking --verbose 2>&1 | sed 's/^\[soft\] /  /'
+echo
+q=$("$st" task arith --split test --seed 2026 --n 1 --questions 2>/dev/null | head -n 1 || true)
+[ -n "$q" ] || q="Ann has 23 apples. She buys 17 more, then gives 9 away. How many apples does she have?"
+echo "== one problem with a trace: $q"
+mkdir -p "$build/demo"
+"$st" generate -m "$model" --chat --prompt "$q" --soft-thinking --temp 0 -n 120 --trace "$build/demo/trace.jsonl"
+"$st" trace-view "$build/demo/trace.jsonl" -o "$build/demo/trace.html"
+echo "trace: $build/demo/trace.jsonl, page: $build/demo/trace.html"

@@ -178,13 +178,20 @@ st_status st_model_embed_mixture(const st_model *m, int k, const st_token *ids, 
     for (int j = 0; j < k; j++)
         if (ids[j] < 0 || ids[j] >= m->hp.n_vocab)
             return st_errorf(ST_E_ARG, "mixture token id %d out of range [0, %d)", ids[j], m->hp.n_vocab);
-    float *row = malloc((size_t)d * sizeof(float));
-    if (!row) return st_errorf(ST_E_NOMEM, "out of memory");
+    /* dequantize in chunks of 256 (a multiple of every block size) so a soft
+     * step needs no allocation */
+    const st_weight *e = &m->tok_embd;
+    const st_type_traits *tr = st_type_traits_get(e->type);
+    size_t row = st_row_size(e->type, d);
+    float tmp[256];
     memset(out, 0, (size_t)d * sizeof(float));
     for (int j = 0; j < k; j++) {
-        embed_row(m, ids[j], row);
-        for (int i = 0; i < d; i++) out[i] += w[j] * row[i];
+        const char *r = (const char *)e->data + (size_t)ids[j] * row;
+        for (int c = 0; c < d; c += 256) {
+            int len = d - c < 256 ? d - c : 256;
+            tr->to_float(r + (size_t)(c / tr->blck_size) * tr->type_size, tmp, len);
+            for (int i = 0; i < len; i++) out[c + i] += w[j] * tmp[i];
+        }
     }
-    free(row);
     return ST_OK;
 }

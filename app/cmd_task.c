@@ -19,8 +19,9 @@ int cmd_task(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "arith")) {
         if (argc >= 2 && !strcmp(argv[1], "--help")) {
             printf("usage: softthink task arith [--split train|test] [-n 5] [--start 0] [--seed 1]\n"
-                   "                             [--min-steps 2] [--max-steps 3] [--digits 2] [--format text|jsonl|train] [--no-think]\n"
-                   "  text: question, solution and answer; jsonl: one object per line; train: the exact training text\n");
+                   "                             [--min-steps 2] [--max-steps 3] [--digits 2] [--format text|jsonl|train] [--no-think] [--questions]\n"
+                   "  text: question, solution and answer; jsonl: one object per line; train: the exact training text\n"
+                   "  --questions: only the questions, one per line; splits are disjoint for any seeds (a hash of the arithmetic decides)\n");
             return 0;
         }
         return cli_fail(C, "unknown task (available: arith)");
@@ -39,6 +40,7 @@ int cmd_task(int argc, char **argv) {
 #define INT_OPT(name, dst) \
         if (cli_opt(argc, argv, &i, name, &v)) { if (cli_int(C, name, v, &x)) return 1; dst = x; continue; }
         INT_OPT("-n", n)
+        INT_OPT("--n", n)
         INT_OPT("--start", start)
         INT_OPT("--seed", seed)
         INT_OPT("--min-steps", ap.min_steps)
@@ -46,6 +48,7 @@ int cmd_task(int argc, char **argv) {
         INT_OPT("--digits", ap.max_digits)
 #undef INT_OPT
         if (cli_flag(argv, i, "--no-think")) { think = 0; continue; }
+        if (cli_flag(argv, i, "--questions")) { fmt = "questions"; continue; }
         return cli_fail(C, "unknown option '%s'", argv[i]);
     }
     if (n < 0 || start < 0) return cli_fail(C, "-n and --start must be >= 0");
@@ -59,6 +62,8 @@ int cmd_task(int argc, char **argv) {
             printf(",\"solution\":");
             json_str(pr.solution);
             printf(",\"answer\":%lld}\n", pr.answer);
+        } else if (!strcmp(fmt, "questions")) {
+            printf("%s\n", pr.question);
         } else if (!strcmp(fmt, "train")) {
             char buf[2048];
             if (st_arith_format(&pr, think, buf, sizeof buf) < 0) return cli_fail(C, "problem too long");

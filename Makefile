@@ -30,6 +30,8 @@ deps:
 
 $(BUILD)/src/kernels/kernels_avx2.o: override CFLAGS += $(AVX2_FLAGS)
 $(BUILD)/src/kernels/kernels_avx512.o: override CFLAGS += $(AVX512_FLAGS)
+# vectorised expf (glibc libmvec needs fast-math); only this file
+$(BUILD)/src/sample/softmax.o: override CFLAGS += -O3 -ffast-math
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
 
 #include "../core/status.h"
 #include "softthink.h"
+#include "softmax.h"
 
 struct st_sampler {
     st_sampler_params p;
@@ -121,12 +122,7 @@ st_status st_sampler_filter(st_sampler *s, const float *logits, int max_keep, co
     }
     float it = 1.0f / s->p.temp;
     double z = 0, zx = 0;
-    for (int i = 0; i < n; i++) {
-        float a = (logits[i] - mx) * it;
-        e[i] = expf(a);
-        z += e[i];
-        zx += (double)e[i] * a;
-    }
+    st_softmax_pass(logits, n, mx, it, e, &z, &zx);
     c->entropy = (float)(log(z) - zx / z); /* H = log Z - E[a] */
 
     /* top-k (bounded by max_keep), then grow the sorted prefix until top-p is covered */

@@ -16,7 +16,7 @@ static long long eval_solution(const char *sol, int *ok) {
     *ok = 1;
     const char *s = sol;
     while (*s) {
-        if (sscanf(s, "%lld %c %lld = %lld", &a, &op, &b, &c) != 4) { *ok = 0; return 0; }
+        if (st_arith_parse_step(s, &a, &op, &b, &c)) { *ok = 0; return 0; }
         if ((op == '+' ? a + b : a - b) != c || c < 0 || (!first && a != prev)) *ok = 0;
         prev = c;
         first = 0;

@@ -2,11 +2,17 @@
  *
  * A problem is a start value and 1..n operations (+ or -) applied in order,
  * told as a short story ("Ann has 23 apples. She buys 17 more, loses 9, then
- * finds 5 more. How many apples does she have?"); the worked solution has one
- * line per step ("23 + 17 = 40"). Everything is a pure function of
- * (params, seed, split, index). The split of a problem is decided by a hash of
- * its canonical arithmetic form ("23+17-9+5"), so train and test never share
- * a computation, whatever the names and objects around it. */
+ * finds 5 more. How many apples does she have?"). The worked solution has one
+ * line per step, with every number written least-significant digit first and
+ * zero-padded to a fixed width W (3 for the default 2-digit problems):
+ * 23 + 17 = 40 is "320 + 710 = 040". In that form the digit the model writes
+ * next depends only on digits at fixed distances and on the carry it has just
+ * produced, which a small model learns quickly; in the usual order every
+ * digit needs all the carries to its right at once. The final answer after
+ * </think> is written normally. Everything is a pure function of
+ * (params, seed, split, index). The split of a problem is decided by a hash
+ * of its canonical arithmetic form ("23+17-9+5"), so train and test never
+ * share a computation, whatever the names and objects around it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +71,48 @@ int st_arith_split_of(const char *canon) { return (fnv(canon) % 10) < 2 ? 1 : 0;
 
 static int pow10i(int d) { int v = 1; while (d-- > 0) v *= 10; return v; }
 
+int st_arith_width(const st_arith_params *p) {
+    long long mx = (long long)(pow10i(p->max_digits) - 1) * (p->max_steps + 1);
+    int w = 1;
+    while (mx >= 10) { mx /= 10; w++; }
+    return w;
+}
+
+/* v reversed and zero-padded to w digits: 82, 3 -> "280" */
+static int put_rev(char *out, size_t cap, long long v, int w) {
+    if ((size_t)w + 1 > cap) return 0;
+    for (int i = 0; i < w; i++) { out[i] = (char)('0' + v % 10); v /= 10; }
+    out[w] = 0;
+    return w;
+}
+
+static long long get_rev(const char *s, int *len) {
+    long long v = 0, m = 1;
+    int n = 0;
+    while (s[n] >= '0' && s[n] <= '9' && n < 18) { v += (s[n] - '0') * m; m *= 10; n++; }
+    *len = n;
+    return v;
+}
+
+int st_arith_parse_step(const char *line, long long *a, char *op, long long *b, long long *c) {
+    int n;
+    const char *s = line;
+    *a = get_rev(s, &n);
+    if (!n) return -1;
+    s += n;
+    if (s[0] != ' ' || (s[1] != '+' && s[1] != '-') || s[2] != ' ') return -1;
+    *op = s[1];
+    s += 3;
+    *b = get_rev(s, &n);
+    if (!n) return -1;
+    s += n;
+    if (strncmp(s, " = ", 3)) return -1;
+    s += 3;
+    *c = get_rev(s, &n);
+    if (!n || (s[n] && s[n] != '\n')) return -1;
+    return 0;
+}
+
 st_status st_arith_generate(const st_arith_params *pp, uint64_t seed, int split, uint64_t index, st_arith_problem *out) {
     st_arith_params p = pp ? *pp : st_arith_default_params();
     if (!out) return st_errorf(ST_E_ARG, "arith: NULL output");
@@ -72,7 +120,7 @@ st_status st_arith_generate(const st_arith_params *pp, uint64_t seed, int split,
     if (p.min_steps < 1 || p.max_steps < p.min_steps || p.max_steps > 8)
         return st_errorf(ST_E_ARG, "arith: steps %d..%d (need 1 <= min <= max <= 8)", p.min_steps, p.max_steps);
     if (p.max_digits < 1 || p.max_digits > 4) return st_errorf(ST_E_ARG, "arith: max_digits %d (1..4)", p.max_digits);
-    int maxv = pow10i(p.max_digits) - 1;
+    int maxv = pow10i(p.max_digits) - 1, w = st_arith_width(&p);
     for (uint64_t attempt = 0; attempt < 10000; attempt++) {
         rng r = {mix64(seed ^ mix64(index * 4 + (uint64_t)split) ^ mix64(attempt + 0x51ed))};
         int steps = uni(&r, p.min_steps, p.max_steps);
@@ -93,7 +141,11 @@ st_status st_arith_generate(const st_arith_params *pp, uint64_t seed, int split,
                 qn += snprintf(q + qn, sizeof q - qn, "%sgives %lld away", sep, x);
             else
                 qn += snprintf(q + qn, sizeof q - qn, "%s%s %lld%s", sep, verb, x, sub ? "" : " more");
-            sn += snprintf(sol + sn, sizeof sol - sn, "%s%lld %c %lld = %lld", s ? "\n" : "", v, sub ? '-' : '+', x, nv);
+            char ra[24], rb[24], rc[24];
+            put_rev(ra, sizeof ra, v, w);
+            put_rev(rb, sizeof rb, x, w);
+            put_rev(rc, sizeof rc, nv, w);
+            sn += snprintf(sol + sn, sizeof sol - sn, "%s%s %c %s = %s", s ? "\n" : "", ra, sub ? '-' : '+', rb, rc);
             cn += snprintf(canon + cn, sizeof canon - cn, "%c%lld", sub ? '-' : '+', x);
             v = nv;
         }
@@ -117,7 +169,7 @@ int st_arith_canonical(const st_arith_problem *pr, char *out, size_t cap) {
     while (*s) {
         long long a, b, c;
         char op;
-        if (sscanf(s, "%lld %c %lld = %lld", &a, &op, &b, &c) != 4) return -1;
+        if (st_arith_parse_step(s, &a, &op, &b, &c)) return -1;
         int w = first ? snprintf(out + n, cap - n, "%lld%c%lld", a, op, b) : snprintf(out + n, cap - n, "%c%lld", op, b);
         if (w < 0 || (size_t)w >= cap - n) return -1;
         n += (size_t)w;

@@ -5,7 +5,8 @@
  *
  * "dram" cycles through enough copies of the matrix (~256 MiB) that weights
  * come from memory, as in decoding a real model; "cache" reuses one copy and
- * shows the kernel's own speed. GB/s counts weight bytes only.
+ * shows the kernel's own speed. GB/s counts weight bytes only, once per token
+ * when n_tok > 1.
  * An optional 4th argument restricts the run to one ISA.
  * `bench_kernels kern [isa|all] [cols]` times vec_dot alone on rows resident in cache;
  * `bench_kernels attn` times short rows as attention over a cache uses them. */
@@ -36,7 +37,8 @@ static void run(st_pool *pool, const st_kernels *k, st_type wt, uint8_t *const *
                 int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch, double *best, double *median) {
     enum { TRIALS = 301 };
     static double tt[TRIALS];
-    const size_t bytes = st_row_size(wt, cols) * rows;
+    /* with a batch, count the weight bytes once per token: the rate a token sees */
+    const size_t bytes = st_row_size(wt, cols) * rows * n_tok;
     for (int i = 0; i < TRIALS; i++) {
         const double t0 = now();
         st_matmul(pool, k, mats[i % n_mats], wt, rows, cols, x, n_tok, y, scratch);
@@ -143,7 +145,7 @@ int main(int argc, char **argv) {
     srand(1);
     for (int64_t i = 0; i < rows * cols; i++) src[i] = (float)rand() / RAND_MAX * 2 - 1;
     for (int64_t i = 0; i < n_tok * cols; i++) x[i] = (float)rand() / RAND_MAX * 2 - 1;
-    printf("matvec %lldx%lld n_tok=%lld, GB/s of weights (best/median of 301):\n"
+    printf("matvec %lldx%lld n_tok=%lld, GB/s of weights per token (best/median of 301):\n"
            "                  dram 1t      dram 2t     cache 1t     cache 2t\n", (long long)rows, (long long)cols, (long long)n_tok);
     for (const char *const *av = st_kernels_available(); *av; av++) {
         if (argc >= 5 && strcmp(argv[4], *av) != 0) continue;

@@ -218,6 +218,49 @@ static void test_vec_dot_rows(const st_kernels *k) {
     }
 }
 
+/* vec_dot_toks, where a table has it, must give exactly what vec_dot gives
+ * token by token (batch invariance), for batches that are and are not
+ * multiples of its internal group. */
+static void test_vec_dot_toks(const st_kernels *k) {
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        const st_type wt = k_wtypes[ti];
+        if (!k->vec_dot_toks[wt]) continue;
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        const int bs = tw->blck_size;
+        int ok = 1;
+        const int64_t nblk[] = {1, 2, 3, 19};
+        for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
+            const int64_t n = nblk[li] * bs, nt = 9;
+            const size_t xs = st_row_size(vt, n) + 10; /* a stride beyond the row, as a caller may use */
+            float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
+            void *wq = malloc(st_row_size(wt, n));
+            uint8_t *xq = calloc(nt, xs);
+            rnd_row(w, n, 1.0f);
+            st_quantize_row(wt, w, wq, n);
+            for (int64_t t = 0; t < nt; t++) {
+                rnd_row(x, n, 1.0f + t);
+                st_quantize_row(vt, x, xq + t * xs, n);
+            }
+            for (int64_t m = 1; m <= nt; m++) {
+                float got[3 * 9], want;
+                for (int i = 0; i < 3 * 9; i++) got[i] = NAN;
+                k->vec_dot_toks[wt](n, got, 3, wq, xq, xs, m);
+                for (int64_t t = 0; t < m; t++) {
+                    k->vec_dot[wt](n, &want, wq, xq + t * xs);
+                    if (memcmp(&got[3 * t], &want, sizeof want) != 0) {
+                        ok = 0;
+                        fprintf(stderr, "  %s %s vec_dot_toks n=%lld nt=%lld token %lld differs from vec_dot\n", k->isa, tw->name,
+                                (long long)n, (long long)m, (long long)t);
+                    }
+                }
+            }
+            free(w); free(x); free(wq); free(xq);
+        }
+        CHECKF(ok, "%s %s: vec_dot_toks == vec_dot per token", k->isa, tw->name);
+    }
+}
+
 /* ---------------------------------------------------------------- quantize_row */
 
 static void test_quantize_row(const st_kernels *k) {
@@ -346,7 +389,7 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                 const size_t ss = st_matmul_scratch_size(wt, cols, nt);
                 CHECK(ss == (vt == ST_TYPE_F32 ? 0 : (size_t)nt * st_row_size(vt, cols)));
                 void *scratch = ss ? malloc(ss) : NULL;
-                float *y = malloc(nt * rows * sizeof(float));
+                float *y = malloc(nt * rows * sizeof(float)), *y1 = malloc(nt * rows * sizeof(float));
                 for (int th = 1; th <= 2; th++) {
                     for (int64_t i = 0; i < nt * rows; i++) y[i] = NAN;
                     st_matmul(th == 1 ? NULL : pool2, k, wq, wt, rows, cols, x, nt, y, scratch);
@@ -363,8 +406,26 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                         fprintf(stderr, "  %s matmul %s rows=%lld n_tok=%lld threads=%d: nmse %.3e%s\n", k->isa, tw->name,
                                 (long long)rows, (long long)nt, th, nmse(&e), nan ? " (unwritten outputs)" : "");
                     }
+                    /* the same bits whatever the thread count */
+                    if (th == 1) memcpy(y1, y, nt * rows * sizeof(float));
+                    else if (memcmp(y, y1, nt * rows * sizeof(float)) != 0) {
+                        ok = 0;
+                        fprintf(stderr, "  %s matmul %s rows=%lld n_tok=%lld: 1 and 2 threads differ\n", k->isa, tw->name,
+                                (long long)rows, (long long)nt);
+                    }
                 }
-                free(x); free(xd); free(xq_all); free(scratch); free(y);
+                /* ... and whatever the batch: each token alone gives its row of the batch */
+                for (int64_t t = 0; t < nt && nt > 1; t++) {
+                    float *yt = malloc(rows * sizeof(float));
+                    st_matmul(pool2, k, wq, wt, rows, cols, x + t * cols, 1, yt, scratch);
+                    if (memcmp(yt, y1 + t * rows, rows * sizeof(float)) != 0) {
+                        ok = 0;
+                        fprintf(stderr, "  %s matmul %s rows=%lld: token %lld of %lld differs from the token alone\n", k->isa,
+                                tw->name, (long long)rows, (long long)t, (long long)nt);
+                    }
+                    free(yt);
+                }
+                free(x); free(xd); free(xq_all); free(scratch); free(y); free(y1);
             }
             free(w); free(wd); free(wq);
         }
@@ -407,6 +468,7 @@ int main(void) {
         test_vec_dot(k);
         test_block_sensitivity(k);
         test_vec_dot_rows(k);
+        test_vec_dot_toks(k);
         test_quantize_row(k);
         test_f32_helpers(k);
         if (pool2) test_matmul(k, pool2);

@@ -20,6 +20,10 @@ typedef void (*st_quantize_row_fn)(const float *x, void *y, int64_t n);
  * one activation row, sharing the activation-side work (loads, scale
  * conversions, offset sums) and per-call setup between rows. */
 typedef void (*st_vec_dot_rows_fn)(int64_t n, float *s, const void *w, size_t w_stride, int64_t nr, const void *x);
+/* s[t*s_stride] = dot(w, x + t*x_stride bytes) for t < nt: one weight row
+ * against several activation rows, unpacking the weights once. */
+typedef void (*st_vec_dot_toks_fn)(int64_t n, float *s, size_t s_stride, const void *w, const void *x, size_t x_stride,
+                                   int64_t nt);
 
 typedef struct st_kernels {
     const char *isa;                               /* "scalar", "avx2", "avx512" */
@@ -32,6 +36,9 @@ typedef struct st_kernels {
      * a cache should call it once for all positions: with rows of head_dim
      * elements, per-call overhead otherwise dominates. */
     st_vec_dot_rows_fn vec_dot_rows[ST_TYPE_COUNT];
+    /* Only where unpacking the weights dominates (K-quants), else NULL; also
+     * bit-identical to vec_dot, so a token's result does not depend on the batch. */
+    st_vec_dot_toks_fn vec_dot_toks[ST_TYPE_COUNT];
 } st_kernels;
 
 /* Best table for this CPU; ST_ISA=scalar|avx2|avx512 in the environment forces one. */

@@ -468,88 +468,74 @@ static inline __m256i k4_scales16(const uint8_t *scales) {
     return _mm256_cvtepu8_epi16(r);
 }
 
-/* Mins term sum_j m_j * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes. */
-static inline __m128i k4_mins_dot(__m256i sm16, const int16_t *bsums) {
-    const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
-    return _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), _mm_hadd_epi16(b0, b1));
-}
+/* ---- K-quants: one weight row against up to four activation rows. Most of
+ * a super-block's work is on the weight side (nibbles, high bits, scale
+ * unpacking and broadcasts); for a batch of tokens it is done once and reused.
+ * vec_dot is the same body with one activation row, so results are
+ * bit-identical whether tokens come alone or in batches. */
+enum { KQ_Q4_K, KQ_Q5_K };
 
-/* [d, dmin] of a super-block times the activation scale (f16 pair -> f32 in one conversion). */
-static inline __m128 k4_dd(const void *d_dmin, float yd) {
-    uint32_t u;
-    memcpy(&u, d_dmin, 4);
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)u)), _mm_set1_ps(yd));
-}
-
-static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) {
-    const block_q4_K *a = w;
-    const block_q8_K *b = x;
+static inline __attribute__((always_inline)) void k45_toks(const int kind, const int T, int64_t n, float *s, size_t ss,
+                                                            const void *w, const uint8_t *x, size_t xs) {
     const int64_t nb = n / QK_K;
-    const __m512i idx0 = idx_pair(0), idx1 = idx_pair(2), idx2 = idx_pair(4), idx3 = idx_pair(6);
-    __m512 acc = _mm512_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m128 dd = k4_dd(&a[i].d, b[i].d);
-        const __m256i sm16 = k4_scales16(a[i].scales);
-        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(k4_mins_dot(sm16, b[i].bsums)), accm);
-        const __m512i sc = _mm512_castsi256_si512(sm16);
-        const uint8_t *q4 = a[i].qs;
-        const int8_t *q8 = b[i].qs;
-        /* vpmaddubsw pairs <= 2*15*127, times a 6-bit scale: int32 has ample room */
-        __m512i s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(nibbles64(q4), _mm512_loadu_si512(q8)),
-                                         _mm512_permutexvar_epi16(idx0, sc));
-        __m512i s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(nibbles64(q4 + 32), _mm512_loadu_si512(q8 + 64)),
-                                         _mm512_permutexvar_epi16(idx1, sc));
-        s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(nibbles64(q4 + 64), _mm512_loadu_si512(q8 + 128)),
-                                 _mm512_permutexvar_epi16(idx2, sc));
-        s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(nibbles64(q4 + 96), _mm512_loadu_si512(q8 + 192)),
-                                 _mm512_permutexvar_epi16(idx3, sc));
-        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc);
-    }
-    __m128 m = accm;
-    m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    *s = _mm512_reduce_add_ps(acc) + _mm_cvtss_f32(m);
-}
-
-static void vec_dot_q5_K(int64_t n, float *s, const void *w, const void *x) {
-    const block_q5_K *a = w;
-    const block_q8_K *b = x;
-    const int64_t nb = n / QK_K;
+    const size_t bsz = kind == KQ_Q4_K ? sizeof(block_q4_K) : sizeof(block_q5_K);
     const __m512i idx[4] = {idx_pair(0), idx_pair(2), idx_pair(4), idx_pair(6)};
-    /* bit 2j in the low half (first 32 elements of chunk j), bit 2j+1 in the high half */
+    /* Q5_K: bit 2j of qh in the low half (first 32 elements of chunk j), bit 2j+1 in the high half */
     __m512i bit[4];
     for (int j = 0; j < 4; j++) bit[j] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 2 * j)), _mm256_set1_epi8((char)(1 << (2 * j + 1))), 1);
-    const __m512i sixteen = _mm512_set1_epi8(16);
-    __m512 acc = _mm512_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m128 dd = k4_dd(&a[i].d, b[i].d);
-        const __m256i sm16 = k4_scales16(a[i].scales);
-        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(k4_mins_dot(sm16, b[i].bsums)), accm);
-        const __m512i sc = _mm512_castsi256_si512(sm16);
-        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a[i].qh));
-        __m512i s0 = _mm512_setzero_si512(), s1 = s0;
-        for (int j = 0; j < 4; j += 2) {
-            __m512i q0 = nibbles64(a[i].qs + 32 * j), q1 = nibbles64(a[i].qs + 32 * j + 32);
-            q0 = _mm512_mask_add_epi8(q0, _mm512_test_epi8_mask(qh, bit[j]), q0, sixteen);
-            q1 = _mm512_mask_add_epi8(q1, _mm512_test_epi8_mask(qh, bit[j + 1]), q1, sixteen);
-            s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q0, _mm512_loadu_si512(b[i].qs + 64 * j)), _mm512_permutexvar_epi16(idx[j], sc));
-            s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q1, _mm512_loadu_si512(b[i].qs + 64 * j + 64)), _mm512_permutexvar_epi16(idx[j + 1], sc));
-        }
-        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc);
+    __m512 acc[4];
+    __m128 accm[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm512_setzero_ps();
+        accm[t] = _mm_setzero_ps();
     }
-    __m128 m = accm;
-    m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    *s = _mm512_reduce_add_ps(acc) + _mm_cvtss_f32(m);
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *blk = (const uint8_t *)w + i * bsz;
+        const uint8_t *qs = kind == KQ_Q4_K ? ((const block_q4_K *)blk)->qs : ((const block_q5_K *)blk)->qs;
+        uint32_t u;
+        memcpy(&u, blk, 4); /* d, dmin: the first fields of both formats */
+        const __m128 wdd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
+        const __m256i sm16 = k4_scales16(((const block_q4_K *)blk)->scales);
+        const __m128i mins = _mm256_extracti128_si256(sm16, 1);
+        const __m512i sc = _mm512_castsi256_si512(sm16);
+        __m512i q[4], scl[4];
+        for (int j = 0; j < 4; j++) {
+            q[j] = nibbles64(qs + 32 * j);
+            scl[j] = _mm512_permutexvar_epi16(idx[j], sc);
+        }
+        if (kind == KQ_Q5_K) {
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh));
+            for (int j = 0; j < 4; j++) q[j] = _mm512_mask_add_epi8(q[j], _mm512_test_epi8_mask(qh, bit[j]), q[j], _mm512_set1_epi8(16));
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const block_q8_K *b = (const block_q8_K *)(x + t * xs) + i;
+            const __m128 dd = _mm_mul_ps(wdd, _mm_set1_ps(b->d)); /* [d, dmin] * dy */
+            const __m128i b0 = _mm_loadu_si128((const __m128i *)b->bsums), b1 = _mm_loadu_si128((const __m128i *)(b->bsums + 8));
+            const __m128i md = _mm_madd_epi16(mins, _mm_hadd_epi16(b0, b1)); /* sum_j m_j * sum(y of sub-block j) */
+            accm[t] = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(md), accm[t]);
+            /* vpmaddubsw pairs <= 2*31*127, times a 6-bit scale: int32 has ample room */
+            __m512i s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(q[0], _mm512_loadu_si512(b->qs)), scl[0]);
+            __m512i s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(q[1], _mm512_loadu_si512(b->qs + 64)), scl[1]);
+            s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q[2], _mm512_loadu_si512(b->qs + 128)), scl[2]);
+            s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q[3], _mm512_loadu_si512(b->qs + 192)), scl[3]);
+            acc[t] = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        __m128 m = accm[t];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        s[t * ss] = _mm512_reduce_add_ps(acc[t]) + _mm_cvtss_f32(m);
+    }
 }
 
 /* Q6_K values kept unsigned (0..63; vpmaddubsw pairs <= 2*63*127 fit int16);
  * the -32 offset is 32 * sum_g scale_g * bsums_g, subtracted once per super-block. */
-static void vec_dot_q6_K(int64_t n, float *s, const void *w, const void *x) {
-    const block_q6_K *a = w;
-    const block_q8_K *b = x;
+static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t n, float *s, size_t ss, const block_q6_K *a,
+                                                            const uint8_t *x, size_t xs) {
     const int64_t nb = n / QK_K;
     const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(0x30);
     /* per-half shift counts: elements 0..31 take qh bits 0-1, 32..63 bits 2-3,
@@ -563,26 +549,54 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *w, const void *x) {
         const __m256i hi = _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * k + 2)), _mm_set1_epi16((short)(4 * k + 3)), 1);
         idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     }
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const float d = b[i].d * h2f(a[i].d);
+        const float wd = h2f(a[i].d);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
         const __m512i sc = _mm512_castsi256_si512(sc16);
-        const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums), sc16);
-        __m512i sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
+        __m512i q[4], scl[4];
         for (int h = 0; h < 2; h++) {
             const __m512i ql = _mm512_loadu_si512(a[i].ql + 64 * h);
             const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h)));
-            const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl_a), m2));
-            const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                               _mm512_and_si512(_mm512_srlv_epi16(qh, shr_b), m2));
-            const int8_t *q8 = b[i].qs + 128 * h;
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qa, _mm512_loadu_si512(q8)), _mm512_permutexvar_epi16(idx[2 * h], sc));
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qb, _mm512_loadu_si512(q8 + 64)), _mm512_permutexvar_epi16(idx[2 * h + 1], sc));
+            q[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl_a), m2));
+            q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(_mm512_srlv_epi16(qh, shr_b), m2));
+            scl[2 * h] = _mm512_permutexvar_epi16(idx[2 * h], sc);
+            scl[2 * h + 1] = _mm512_permutexvar_epi16(idx[2 * h + 1], sc);
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const block_q8_K *b = (const block_q8_K *)(x + t * xs) + i;
+            const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), sc16);
+            __m512i sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
+            for (int k = 0; k < 4; k++)
+                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512(b->qs + 64 * k)), scl[k]);
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(b->d * wd), _mm512_cvtepi32_ps(sumi), acc[t]);
+        }
     }
-    *s = _mm512_reduce_add_ps(acc);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) s[t * ss] = _mm512_reduce_add_ps(acc[t]);
+}
+
+static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) { k45_toks(KQ_Q4_K, 1, n, s, 0, w, x, 0); }
+static void vec_dot_q5_K(int64_t n, float *s, const void *w, const void *x) { k45_toks(KQ_Q5_K, 1, n, s, 0, w, x, 0); }
+static void vec_dot_q6_K(int64_t n, float *s, const void *w, const void *x) { q6k_toks(1, n, s, 0, w, x, 0); }
+
+static void vec_dot_toks_q4_K(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
+    int64_t t = 0;
+    for (; t + 4 <= nt; t += 4) k45_toks(KQ_Q4_K, 4, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
+    for (; t < nt; t++) k45_toks(KQ_Q4_K, 1, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
+}
+static void vec_dot_toks_q5_K(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
+    int64_t t = 0;
+    for (; t + 4 <= nt; t += 4) k45_toks(KQ_Q5_K, 4, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
+    for (; t < nt; t++) k45_toks(KQ_Q5_K, 1, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
+}
+static void vec_dot_toks_q6_K(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
+    int64_t t = 0;
+    for (; t + 4 <= nt; t += 4) q6k_toks(4, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
+    for (; t < nt; t++) q6k_toks(1, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
 }
 
 /* ---------------------------------------------------------------- activation quantizers */
@@ -745,5 +759,10 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q4_K] = vec_dot_rows_q4_K,
         [ST_TYPE_Q5_K] = vec_dot_rows_q5_K,
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
+    },
+    .vec_dot_toks = {
+        [ST_TYPE_Q4_K] = vec_dot_toks_q4_K,
+        [ST_TYPE_Q5_K] = vec_dot_toks_q5_K,
+        [ST_TYPE_Q6_K] = vec_dot_toks_q6_K,
     },
 };

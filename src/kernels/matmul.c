@@ -6,8 +6,9 @@
  * bandwidth: each thread streams a contiguous run of rows exactly once. With
  * several tokens, a small tile of weight rows is kept in cache while it meets
  * every activation row, so weights are read from memory once per call rather
- * than once per token. Runs of rows go to the table's vec_dot_rows where it
- * has one. */
+ * than once per token. Runs of rows go to the table's vec_dot_rows; where a
+ * table has vec_dot_toks (unpacking weights costs more than the products), a
+ * weight row meets several activation rows per call instead. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ typedef struct mm_task {
     st_pool *pool;
     st_vec_dot_fn dot;
     st_vec_dot_rows_fn dot_rows; /* may be NULL */
+    st_vec_dot_toks_fn dot_toks; /* may be NULL */
     const uint8_t *W;
     size_t w_row;           /* bytes per weight row */
     int64_t rows, cols, n_tok;
@@ -40,6 +42,9 @@ typedef struct mm_task {
 /* Bytes of weight rows in one tile: it stays in L2 while every activation row
  * (each in L1 for the length of the tile) passes over it. */
 #define ROW_TILE_BYTES (64 * 1024)
+/* Activation rows per vec_dot_toks call: the kernels' group size; four rows
+ * of a few KiB stay in L1 while the weight tile passes. */
+#define TOK_TILE 4
 
 /* Rows [r0, r1) against activation row k. */
 static inline void mm_dot_rows(const mm_task *t, int64_t r0, int64_t r1, int64_t k) {
@@ -62,7 +67,18 @@ static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
     if (row_tile < 1) row_tile = 1;
     for (int64_t rb = r0; rb < r1; rb += row_tile) {
         const int64_t re = rb + row_tile < r1 ? rb + row_tile : r1;
-        for (int64_t k = 0; k < t->n_tok; k++) mm_dot_rows(t, rb, re, k);
+        if (!t->dot_toks) {
+            for (int64_t k = 0; k < t->n_tok; k++) mm_dot_rows(t, rb, re, k);
+            continue;
+        }
+        /* a few activation rows stay in L1 while the weight tile streams from L2;
+         * each weight row is unpacked once per group */
+        for (int64_t tb = 0; tb < t->n_tok; tb += TOK_TILE) {
+            const int64_t nt = tb + TOK_TILE < t->n_tok ? TOK_TILE : t->n_tok - tb;
+            for (int64_t r = rb; r < re; r++)
+                t->dot_toks(t->cols, &t->y[tb * t->rows + r], (size_t)t->rows, t->W + (size_t)r * t->w_row,
+                            t->xq + (size_t)tb * t->x_row, t->x_row, nt);
+        }
     }
 }
 
@@ -105,6 +121,7 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
     t.pool = pool;
     t.dot = dot;
     t.dot_rows = k->vec_dot_rows[wtype];
+    t.dot_toks = k->vec_dot_toks[wtype];
     t.W = W;
     t.w_row = st_row_size(wtype, cols);
     t.rows = rows;

@@ -310,22 +310,24 @@ static inline __m256 f16_gather8_avail(const f16_gather *g, const void *blocks, 
     return _mm256_cvtph_ps(_mm512_castsi512_si128(r));
 }
 
-/* Integer dot of one weight block pair with activation pair y, per vpdpbusd lane.
- * Q4_0/Q5_0 keep q unsigned (0..15 / 0..31) and subtract ycorr = off*sum(y). */
-static inline __attribute__((always_inline)) __m512i pair_dot(const int kind, const uint8_t *wp, __m512i y, __m512i ycorr) {
+/* Integer dot of one weight block pair with activation pair y, per vpdpbusd
+ * lane. vpdpbusd multiplies unsigned by signed bytes, so the weights are made
+ * unsigned by an offset (Q8_0: q+128, as q^0x80; Q4_0: q+8 and Q5_0: q+16 are
+ * the stored values) and the offset's share, off*sum(y), is the accumulator's
+ * start value nycorr = -off*sum(y), computed once per activation pair. */
+static inline __attribute__((always_inline)) __m512i pair_dot(const int kind, const uint8_t *wp, __m512i y, __m512i nycorr) {
+    __m512i q;
     if (kind == K_Q8_0) {
         const block_q8_0 *a = (const block_q8_0 *)wp;
-        return dot_i8_pair(load2x32(a[0].qs, a[1].qs), y);
-    }
-    __m512i q;
-    if (kind == K_Q4_0) {
+        q = _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), _mm512_set1_epi8((char)0x80));
+    } else if (kind == K_Q4_0) {
         const block_q4_0 *a = (const block_q4_0 *)wp;
         q = nibbles2x32(a[0].qs, a[1].qs);
     } else {
         const block_q5_0 *a = (const block_q5_0 *)wp;
         q = q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh);
     }
-    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y), ycorr);
+    return _mm512_dpbusd_epi32(nycorr, q, y);
 }
 
 /* Block pair k of a group starting at block i, for R rows: acc[r] += p * scale. */
@@ -334,11 +336,11 @@ static inline __attribute__((always_inline)) void pair_step(const int kind, cons
                                                              const pair_idx *pi, __m512 *acc) {
     const block_q8_0 *yb = b + i + 2 * k;
     const __m512i y = load2x32(yb[0].qs, yb[1].qs);
-    const __m512i ycorr = kind == K_Q8_0 ? _mm512_setzero_si512()
-                                         : _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(kind == K_Q4_0 ? 8 : 16), y);
-    #pragma GCC unroll 2
+    const __m512i off = _mm512_set1_epi8((char)(kind == K_Q8_0 ? 128 : kind == K_Q4_0 ? 8 : 16));
+    const __m512i nycorr = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
+#pragma GCC unroll 2
     for (int r = 0; r < R; r++) {
-        const __m512i p = pair_dot(kind, w + r * ws + (i + 2 * k) * S, y, ycorr);
+        const __m512i p = pair_dot(kind, w + r * ws + (i + 2 * k) * S, y, nycorr);
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[r], k), acc[r]);
     }
 }
@@ -482,6 +484,7 @@ static inline __attribute__((always_inline)) void k45_toks(const int kind, const
     const __m512i idx[4] = {idx_pair(0), idx_pair(2), idx_pair(4), idx_pair(6)};
     /* Q5_K: bit 2j of qh in the low half (first 32 elements of chunk j), bit 2j+1 in the high half */
     __m512i bit[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) bit[j] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 2 * j)), _mm256_set1_epi8((char)(1 << (2 * j + 1))), 1);
     __m512 acc[4];
     __m128 accm[4];
@@ -500,12 +503,14 @@ static inline __attribute__((always_inline)) void k45_toks(const int kind, const
         const __m128i mins = _mm256_extracti128_si256(sm16, 1);
         const __m512i sc = _mm512_castsi256_si512(sm16);
         __m512i q[4], scl[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             q[j] = nibbles64(qs + 32 * j);
             scl[j] = _mm512_permutexvar_epi16(idx[j], sc);
         }
         if (kind == KQ_Q5_K) {
             const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh));
+            #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) q[j] = _mm512_mask_add_epi8(q[j], _mm512_test_epi8_mask(qh, bit[j]), q[j], _mm512_set1_epi8(16));
         }
 #pragma GCC unroll 4
@@ -544,6 +549,7 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
     const __m512i shr_b = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
     /* int16 lanes [g x8, g+1 x8, g+2 x8, g+3 x8] for four groups of 16 */
     __m512i idx[4];
+    #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         const __m256i lo = _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * k)), _mm_set1_epi16((short)(4 * k + 1)), 1);
         const __m256i hi = _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * k + 2)), _mm_set1_epi16((short)(4 * k + 3)), 1);
@@ -557,6 +563,7 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
         const __m512i sc = _mm512_castsi256_si512(sc16);
         __m512i q[4], scl[4];
+        #pragma GCC unroll 4
         for (int h = 0; h < 2; h++) {
             const __m512i ql = _mm512_loadu_si512(a[i].ql + 64 * h);
             const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h)));
@@ -570,6 +577,7 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
             const block_q8_K *b = (const block_q8_K *)(x + t * xs) + i;
             const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), sc16);
             __m512i sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
+            #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512(b->qs + 64 * k)), scl[k]);
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(b->d * wd), _mm512_cvtepi32_ps(sumi), acc[t]);

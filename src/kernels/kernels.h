@@ -49,9 +49,13 @@ const st_kernels *st_kernels_by_name(const char *isa);
 const char *const *st_kernels_available(void);
 
 /* y[t*rows + r] = sum_c W[r, c] * x[t*cols + c] for r < rows, t < n_tok.
- * W is row-major with rows of st_row_size(wtype, cols) bytes. Activations are
- * converted once to wtype's vec_dot_type (in `scratch`, see st_matmul_scratch_size),
- * then rows are split among the pool's threads. */
+ * W is row-major with rows of st_row_size(wtype, cols) bytes; cols must be a
+ * multiple of the block size. Activations are converted once to wtype's
+ * vec_dot_type (in `scratch`, see st_matmul_scratch_size; 0 bytes, NULL allowed,
+ * for F32 weights), then rows are split among the pool's threads (pool may be
+ * NULL). Every y element is bit-identical to k->vec_dot on that row and token,
+ * whatever the thread count and whether the token came alone or in a batch.
+ * A weight type without a kernel in k gives NaN outputs. */
 void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
                int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch);
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok);

@@ -414,6 +414,19 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                                 (long long)rows, (long long)nt);
                     }
                 }
+                /* ... equal to vec_dot on each row and token */
+                for (int64_t t = 0; t < nt; t++)
+                    for (int64_t r = 0; r < rows; r++) {
+                        float want;
+                        k->vec_dot[wt](cols, &want, wq + r * st_row_size(wt, cols), xq_all + t * st_row_size(vt, cols));
+                        if (memcmp(&want, &y1[t * rows + r], sizeof want) != 0) {
+                            ok = 0;
+                            fprintf(stderr, "  %s matmul %s rows=%lld n_tok=%lld: y[%lld,%lld] differs from vec_dot\n", k->isa,
+                                    tw->name, (long long)rows, (long long)nt, (long long)t, (long long)r);
+                            t = nt;
+                            break;
+                        }
+                    }
                 /* ... and whatever the batch: each token alone gives its row of the batch */
                 for (int64_t t = 0; t < nt && nt > 1; t++) {
                     float *yt = malloc(rows * sizeof(float));

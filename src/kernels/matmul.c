@@ -146,11 +146,11 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
         t.q_blocks = cols / tv->blck_size * n_tok;
     }
     /* Enough chunks for balancing (8 per thread), few enough that the shared
-     * counter stays cold; a multiple of 4 rows keeps chunk edges off shared
-     * cache lines of y. */
+     * counter stays cold; a multiple of 16 rows (one cache line of y) keeps two
+     * threads from writing the same line. */
     int64_t chunk = rows / ((int64_t)nth * 8);
+    chunk = (chunk + 15) & ~(int64_t)15;
     if (chunk < 16) chunk = 16;
-    chunk = (chunk + 3) & ~(int64_t)3;
     t.chunk_rows = chunk;
     t.n_chunks = (rows + chunk - 1) / chunk;
     atomic_init(&t.next_chunk, nth);

@@ -51,7 +51,7 @@ static void test_gradcheck(void) {
     CHECK_OK(st_tmodel_init(&m, &cfg, 7));
     /* non-trivial norms and biases */
     for (size_t i = 0; i < m.n_params; i++)
-        if (!m.decay[i]) m.P[i] += 0.1f * (float)(((i * 2654435761u) >> 7) % 200 - 100) / 100;
+        if (!m.decay[i]) m.P[i] += 0.1f * (float)((int)(((i * 2654435761u) >> 7) % 200) - 100) / 100;
     for (size_t i = 0; i < m.n_params; i++)
         if (m.decay[i]) m.P[i] *= 10; /* std 0.2: gradients well above float noise */
     st_tws *w;
@@ -152,7 +152,7 @@ static void test_gguf_export(void) {
     st_tmodel m;
     CHECK_OK(st_tmodel_init(&m, &cfg, 3));
     for (size_t i = 0; i < m.n_params; i++)
-        if (!m.decay[i]) m.P[i] += 0.05f * (float)(((i * 2654435761u) >> 9) % 200 - 100) / 100;
+        if (!m.decay[i]) m.P[i] += 0.05f * (float)((int)(((i * 2654435761u) >> 9) % 200) - 100) / 100;
     const char *path = "/tmp/st_test_train.gguf";
     CHECK_OK(st_tmodel_write_gguf(&m, &v, "t", 0, path));
     st_tws *w;

@@ -412,7 +412,7 @@ st_status st_runner_step(st_runner *r, st_think_step *steps, int *stepped);
  * Arithmetic word problems: a start value and min_steps..max_steps additions or
  * subtractions (operands of up to max_digits digits, values never negative):
  *   question: "Ann has 23 apples. She buys 17 more, then gives 9 away. How many apples does she have?"
- *   solution: "320 + 710 = 040\n040 - 900 = 130"   (one line per step: 23 + 17 = 40, 40 - 9 = 31)
+ *   solution: "320+710=040\n040-900=130"   (one line per step: 23 + 17 = 40, 40 - 9 = 31)
  * In the worked steps every number is written least-significant digit first and
  * zero-padded to a fixed width (3 for 2-digit problems), so each digit the model
  * writes depends on digits at fixed distances and the carry it has just written;

@@ -5,7 +5,7 @@
  * finds 5 more. How many apples does she have?"). The worked solution has one
  * line per step, with every number written least-significant digit first and
  * zero-padded to a fixed width W (3 for the default 2-digit problems):
- * 23 + 17 = 40 is "320 + 710 = 040". In that form the digit the model writes
+ * 23 + 17 = 40 is "320+710=040". In that form the digit the model writes
  * next depends only on digits at fixed distances and on the carry it has just
  * produced, which a small model learns quickly; in the usual order every
  * digit needs all the carries to its right at once. The final answer after
@@ -100,14 +100,14 @@ int st_arith_parse_step(const char *line, long long *a, char *op, long long *b, 
     *a = get_rev(s, &n);
     if (!n) return -1;
     s += n;
-    if (s[0] != ' ' || (s[1] != '+' && s[1] != '-') || s[2] != ' ') return -1;
-    *op = s[1];
-    s += 3;
+    if (s[0] != '+' && s[0] != '-') return -1;
+    *op = s[0];
+    s += 1;
     *b = get_rev(s, &n);
     if (!n) return -1;
     s += n;
-    if (strncmp(s, " = ", 3)) return -1;
-    s += 3;
+    if (*s != '=') return -1;
+    s += 1;
     *c = get_rev(s, &n);
     if (!n || (s[n] && s[n] != '\n')) return -1;
     return 0;
@@ -145,7 +145,7 @@ st_status st_arith_generate(const st_arith_params *pp, uint64_t seed, int split,
             put_rev(ra, sizeof ra, v, w);
             put_rev(rb, sizeof rb, x, w);
             put_rev(rc, sizeof rc, nv, w);
-            sn += snprintf(sol + sn, sizeof sol - sn, "%s%s %c %s = %s", s ? "\n" : "", ra, sub ? '-' : '+', rb, rc);
+            sn += snprintf(sol + sn, sizeof sol - sn, "%s%s%c%s=%s", s ? "\n" : "", ra, sub ? '-' : '+', rb, rc);
             cn += snprintf(canon + cn, sizeof canon - cn, "%c%lld", sub ? '-' : '+', x);
             v = nv;
         }

@@ -3,10 +3,15 @@
  * 32-element block formats are processed two blocks per 512-bit register:
  * vpdpbusd leaves block i's partial sums in int32 lanes 0-7 and block i+1's
  * in lanes 8-15, so one float FMA against [s_i x8, s_i+1 x8] applies both
- * scales. K-quants take 64 elements per register and apply their 16-bit
- * sub-block scales with vpdpwssd on the vpmaddubsw pair sums. vpdpbusd wants
- * an unsigned first operand, so weights are kept unsigned and offsets are
- * subtracted as scaled sums of the activations. */
+ * scales, and the f16 scales of 8 blocks are gathered with one vpermt2w.
+ * vpdpbusd wants an unsigned first operand, so weights are kept unsigned and
+ * their offset's share (a multiple of sum(y)) seeds the accumulator.
+ * K-quants take 64 elements per register and apply their 16-bit sub-block
+ * scales with vpdpwssd on the vpmaddubsw pair sums.
+ *
+ * Decode is a matrix-vector product on at most a few cores, so the aim is to
+ * keep each core's kernel faster than its share of memory bandwidth; the
+ * multi-row and multi-token entries share whichever side's work dominates. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>

@@ -471,6 +471,27 @@ static void test_selection(void) {
     printf("; best %s\n", best->isa);
 }
 
+/* axpy over a half-precision row equals the scalar reference exactly (one FMA
+ * or multiply-add per element in both) up to rounding of a*x + y. */
+static void test_axpy_f16(const st_kernels *k) {
+    CHECKF(k->axpy_f16 != NULL, "%s: axpy_f16 missing", k->isa);
+    if (!k->axpy_f16) return;
+    for (int n = 1; n <= 70; n += (n < 20 ? 1 : 7)) {
+        uint16_t x[80];
+        float y0[81], y1[81], a = 0.37f;
+        for (int i = 0; i < n; i++) {
+            x[i] = st_f32_to_f16((float)(i % 13) * 0.25f - 1.5f);
+            y0[i] = y1[i] = (float)(i % 7) - 3.0f;
+        }
+        y0[n] = y1[n] = 123.0f; /* must stay untouched */
+        st_axpy_f16_scalar(n, a, x, y0);
+        k->axpy_f16(n, a, x, y1);
+        double err = 0;
+        for (int i = 0; i < n; i++) err = fmax(err, fabs(y0[i] - y1[i]));
+        CHECKF(err <= 1e-6 && y1[n] == 123.0f, "%s axpy_f16 n=%d: max diff %g", k->isa, n, err);
+    }
+}
+
 int main(void) {
     test_selection();
     st_pool *pool2 = NULL;
@@ -484,6 +505,7 @@ int main(void) {
         test_vec_dot_toks(k);
         test_quantize_row(k);
         test_f32_helpers(k);
+        test_axpy_f16(k);
         if (pool2) test_matmul(k, pool2);
     }
     st_pool_free(pool2);

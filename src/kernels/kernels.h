@@ -39,6 +39,8 @@ typedef struct st_kernels {
     /* Only where unpacking the weights dominates (K-quants), else NULL; also
      * bit-identical to vec_dot, so a token's result does not depend on the batch. */
     st_vec_dot_toks_fn vec_dot_toks[ST_TYPE_COUNT];
+    /* y += a*x for a half-precision x (attention over the f16 KV cache) */
+    void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
 } st_kernels;
 
 /* Best table for this CPU; ST_ISA=scalar|avx2|avx512 in the environment forces one. */
@@ -87,6 +89,7 @@ void st_quantize_row_q8_1_scalar(const float *x, void *y, int64_t n);
 void st_quantize_row_q8_K_scalar(const float *x, void *y, int64_t n);
 float st_dot_f32_scalar(int64_t n, const float *a, const float *b);
 void st_axpy_f32_scalar(int64_t n, float a, const float *x, float *y);
+void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y);
 
 /* The eight 6-bit scales and eight mins of a Q4_K/Q5_K super-block, four per
  * 32-bit word (sc[0..3], sc[4..7], m[0..3], m[4..7]): the SIMD kernels load

@@ -78,6 +78,16 @@ static float dot_f32(int64_t n, const float *a, const float *b) {
     return s;
 }
 
+static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xv, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}
+
 static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
@@ -559,6 +569,7 @@ const st_kernels st_kernels_avx2_table = {
     },
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
+    .axpy_f16 = axpy_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,
         [ST_TYPE_F16] = vec_dot_rows_f16,

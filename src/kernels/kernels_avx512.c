@@ -68,6 +68,20 @@ static float dot_f32(int64_t n, const float *a, const float *b) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
 }
 
+static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
+    const __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 xv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i)));
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, xv, _mm512_loadu_ps(y + i)));
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 xv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, xv, _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     const __m512 va = _mm512_set1_ps(a);
     int64_t i = 0;
@@ -760,6 +774,7 @@ const st_kernels st_kernels_avx512_table = {
     },
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
+    .axpy_f16 = axpy_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,
         [ST_TYPE_F16] = vec_dot_rows_f16,

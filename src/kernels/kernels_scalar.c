@@ -230,6 +230,10 @@ void st_axpy_f32_scalar(int64_t n, float a, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * st_f16_to_f32(x[i]);
+}
+
 /* Row runs: vec_dot row after row. */
 #define ROWS_LOOP(name, dot)                                                                       \
     static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
@@ -272,6 +276,7 @@ const st_kernels st_kernels_scalar_table = {
     },
     .dot_f32 = st_dot_f32_scalar,
     .axpy_f32 = st_axpy_f32_scalar,
+    .axpy_f16 = st_axpy_f16_scalar,
     .vec_dot_rows = {
         [ST_TYPE_F32] = rows_f32,
         [ST_TYPE_F16] = rows_f16,

@@ -250,11 +250,6 @@ static void matmul(st_context *c, const st_weight *w, const float *x, int n, flo
     st_matmul(c->pool, c->k, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->mm_scratch);
 }
 
-/* y += a * x for a half-precision row. */
-static void axpy_f16(int n, float a, const st_f16 *x, float *y) {
-    for (int i = 0; i < n; i++) y[i] += a * st_f16_to_f32(x[i]);
-}
-
 /* Attention task: (token, head) pairs split among threads. Like llama.cpp,
  * the query and the softmax weights are rounded to half precision before
  * they meet the half-precision cache. */
@@ -265,7 +260,7 @@ static void attention_task(void *arg, int ith, int nth) {
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd;
     float *sc = c->scores + (size_t)ith * c->p.n_ctx;
     st_f16 *q16 = c->q16 + (size_t)ith * hd;
-    st_vec_dot_fn dot16 = c->k->vec_dot[ST_TYPE_F16];
+    st_vec_dot_rows_fn dots16 = c->k->vec_dot_rows[ST_TYPE_F16];
     float scale = 1.0f / sqrtf((float)hd);
     int64_t lo, hi;
     st_split((int64_t)b->n_tokens * hp->n_head, ith, nth, &lo, &hi);
@@ -275,9 +270,9 @@ static void attention_task(void *arg, int ith, int nth) {
         c->k->quantize_row[ST_TYPE_F16](c->q + (size_t)t * qd + (size_t)h * hd, q16, hd);
         const st_f16 *K = st_kv_k(&c->kv, s, c->layer, h / group);
         const st_f16 *V = st_kv_v(&c->kv, s, c->layer, h / group);
+        dots16(hd, sc, K, (size_t)hd * sizeof(st_f16), n_pos, q16);
         float mx = -INFINITY;
         for (int p = 0; p < n_pos; p++) {
-            dot16(hd, &sc[p], K + (size_t)p * hd, q16);
             sc[p] *= scale;
             if (sc[p] > mx) mx = sc[p];
         }
@@ -290,7 +285,7 @@ static void attention_task(void *arg, int ith, int nth) {
         float *o = c->att + (size_t)t * qd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof(float));
         for (int p = 0; p < n_pos; p++)
-            axpy_f16(hd, st_f16_to_f32(st_f32_to_f16(sc[p] * inv)), V + (size_t)p * hd, o);
+            c->k->axpy_f16(hd, st_f16_to_f32(st_f32_to_f16(sc[p] * inv)), V + (size_t)p * hd, o);
     }
 }
 

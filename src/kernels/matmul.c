@@ -58,9 +58,27 @@ static inline void mm_dot_rows(const mm_task *t, int64_t r0, int64_t r1, int64_t
     for (int64_t r = r0; r < r1; r++, w += t->w_row) t->dot(t->cols, &y[r], w, xq);
 }
 
+/* Bytes a decode matvec prefetches ahead of the rows it is reading. */
+#ifndef PF_AHEAD
+#define PF_AHEAD 8192
+#endif
+
 static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
     if (t->n_tok == 1) {
-        mm_dot_rows(t, r0, r1, 0);
+        /* One pass over weights that do not fit any cache: the hardware prefetcher
+         * alone leaves the core waiting on DRAM, so ask for the lines a few KiB
+         * ahead while the current rows are multiplied. */
+        /* sub-runs of ~4 KiB, an even number of rows: kernels pair rows */
+        int64_t step = (int64_t)(4096 / (t->w_row ? t->w_row : 1));
+        step = step < 2 ? 2 : (step + 1) & ~(int64_t)1;
+        const uint8_t *end = t->W + (size_t)r1 * t->w_row;
+        for (int64_t r = r0; r < r1; r += step) {
+            const int64_t re = r + step < r1 ? r + step : r1;
+            const uint8_t *p = t->W + (size_t)re * t->w_row + PF_AHEAD - (size_t)(re - r) * t->w_row;
+            for (const uint8_t *q = p; q < p + (size_t)(re - r) * t->w_row && q < end + PF_AHEAD; q += 64)
+                __builtin_prefetch(q, 0, 0);
+            mm_dot_rows(t, r, re, 0);
+        }
         return;
     }
     int64_t row_tile = (int64_t)(ROW_TILE_BYTES / (t->w_row ? t->w_row : 1));

@@ -252,12 +252,6 @@ static inline pair_idx pair_idx_make(void) {
 }
 #define pair_scale(pi, s8, j) _mm512_permutexvar_ps((pi).v[j], (s8))
 
-/* signed x signed bytes: move q's sign onto y; |q| <= 128 fits the unsigned operand. */
-static inline __m512i dot_i8_pair(__m512i q, __m512i y) {
-    const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), _mm512_setzero_si512(), y);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
-}
-
 static inline __m512i dot_q4_1_pair(const block_q4_1 *a, const block_q8_1 *b) {
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles2x32(a[0].qs, a[1].qs), load2x32(b[0].qs, b[1].qs));
 }

@@ -165,6 +165,40 @@ static void test_soft_cli(void) {
     remove("build/tests/tmp-bad.jsonl");
 }
 
+/* The trace's entropy equals an independent computation from `softthink logits`. */
+static void test_trace_entropy(void) {
+    char cmd[2048], out[8192];
+    const char *m = t_shared("models/stories260K.gguf");
+    snprintf(cmd, sizeof cmd, CLI " logits -m %s --ids \"1 403 407 261 378\" -o build/tests/tmp-l.f32", m);
+    CHECK(run(cmd, out, sizeof out) == 0);
+    snprintf(cmd, sizeof cmd,
+             CLI " generate -m %s --ids \"1 403 407 261 378\" -n 1 --soft-thinking --temp 0.7 --think-from-start "
+                 "--think-end-str '<unk>' --trace build/tests/tmp-e.jsonl",
+             m);
+    CHECK(run(cmd, out, sizeof out) == 0);
+    size_t sz = 0;
+    float *l = t_read_file("build/tests/tmp-l.f32", &sz);
+    char *tr = t_read_file("build/tests/tmp-e.jsonl", NULL);
+    CHECK(l && tr && sz == 5 * 512 * 4);
+    if (l && tr && sz == 5 * 512 * 4) {
+        const float *last = l + 4 * 512;
+        double mx = -1e30, z = 0, h = 0;
+        for (int i = 0; i < 512; i++) mx = fmax(mx, last[i] / 0.7);
+        for (int i = 0; i < 512; i++) z += exp(last[i] / 0.7 - mx);
+        for (int i = 0; i < 512; i++) {
+            double p = exp(last[i] / 0.7 - mx) / z;
+            if (p > 0) h -= p * log(p);
+        }
+        const char *e = strstr(tr, "\"entropy\":");
+        double got = e ? atof(e + 10) : -1;
+        CHECKF(fabs(got - h) < 1e-5 * fmax(1, h), "trace entropy %.8f vs from logits %.8f", got, h);
+    }
+    free(l);
+    free(tr);
+    remove("build/tests/tmp-l.f32");
+    remove("build/tests/tmp-e.jsonl");
+}
+
 static void test_synth_bench(void) {
     char out[8192];
     CHECK(run(CLI " synth --like tiny --type q4_k_m -o build/tests/tmp-tiny.gguf", out, sizeof out) == 0);
@@ -178,6 +212,7 @@ int main(void) {
     test_golden_commands();
     test_errors();
     test_soft_cli();
+    test_trace_entropy();
     test_synth_bench();
     return t_done("test_cli");
 }

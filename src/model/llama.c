@@ -11,15 +11,7 @@
 
 static st_status read_hparams(st_model *m, st_arch arch) {
     st_hparams *hp = &m->hp;
-    ST_TRY(st_model_u32(m, "embedding_length", &hp->n_embd, 1, 0));
-    ST_TRY(st_model_u32(m, "block_count", &hp->n_layer, 1, 0));
-    ST_TRY(st_model_u32(m, "feed_forward_length", &hp->n_ff, 1, 0));
-    ST_TRY(st_model_u32(m, "attention.head_count", &hp->n_head, 1, 0));
-    ST_TRY(st_model_u32(m, "attention.head_count_kv", &hp->n_head_kv, 0, hp->n_head));
-    ST_TRY(st_model_u32(m, "context_length", &hp->n_ctx_train, 0, 2048));
-    if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_head < 1 || hp->n_head_kv < 1 || hp->n_ff < 1)
-        return st_errorf(ST_E_FORMAT, "%s: invalid shape: n_embd %d, n_layer %d, n_head %d, n_head_kv %d, n_ff %d",
-                         st_gguf_path(m->gguf), hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv, hp->n_ff);
+    ST_TRY(st_model_read_shape(m, 0, 2048));
     if (hp->n_head % hp->n_head_kv)
         return st_errorf(ST_E_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", st_gguf_path(m->gguf),
                          hp->n_head, hp->n_head_kv);
@@ -45,12 +37,7 @@ static st_status read_hparams(st_model *m, st_arch arch) {
 st_status st_arch_llama_load(st_model *m, st_arch arch) {
     ST_TRY(read_hparams(m, arch));
     st_hparams *hp = &m->hp;
-    const st_gguf_tensor *te = st_gguf_find_tensor(m->gguf, "token_embd.weight");
-    if (!te) return st_errorf(ST_E_FORMAT, "%s: missing tensor 'token_embd.weight'", st_gguf_path(m->gguf));
-    if (te->ne[1] < 1 || te->ne[1] > (1 << 24))
-        return st_errorf(ST_E_FORMAT, "%s: token_embd.weight vocabulary size %lld invalid", st_gguf_path(m->gguf),
-                         (long long)te->ne[1]);
-    hp->n_vocab = (int)te->ne[1];
+    ST_TRY(st_model_read_vocab(m));
     int d = hp->n_embd, qd = hp->n_head * hp->head_dim, kvd = hp->n_head_kv * hp->head_dim;
 
     ST_TRY(st_model_weight(m, &m->tok_embd, "token_embd.weight", d, hp->n_vocab, 1));

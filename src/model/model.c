@@ -38,6 +38,31 @@ st_status st_model_f32(const st_model *m, const char *suffix, float *out, int re
     return st_gguf_get_f32(m->gguf, key, out);
 }
 
+st_status st_model_read_shape(st_model *m, int ctx_required, int dflt_ctx) {
+    st_hparams *hp = &m->hp;
+    ST_TRY(st_model_u32(m, "embedding_length", &hp->n_embd, 1, 0));
+    ST_TRY(st_model_u32(m, "block_count", &hp->n_layer, 1, 0));
+    ST_TRY(st_model_u32(m, "feed_forward_length", &hp->n_ff, 1, 0));
+    ST_TRY(st_model_u32(m, "attention.head_count", &hp->n_head, 1, 0));
+    ST_TRY(st_model_u32(m, "attention.head_count_kv", &hp->n_head_kv, 0, hp->n_head));
+    ST_TRY(st_model_u32(m, "context_length", &hp->n_ctx_train, ctx_required, dflt_ctx));
+    if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_head < 1 || hp->n_head_kv < 1 || hp->n_ff < 1 || hp->n_ctx_train < 1)
+        return st_errorf(ST_E_FORMAT, "%s: invalid shape: n_embd %d, n_layer %d, n_head %d, n_head_kv %d, n_ff %d, context %d",
+                         st_gguf_path(m->gguf), hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv, hp->n_ff,
+                         hp->n_ctx_train);
+    return ST_OK;
+}
+
+st_status st_model_read_vocab(st_model *m) {
+    const st_gguf_tensor *te = st_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!te) return st_errorf(ST_E_FORMAT, "%s: missing tensor 'token_embd.weight'", st_gguf_path(m->gguf));
+    if (te->ne[1] < 1 || te->ne[1] > (1 << 24))
+        return st_errorf(ST_E_FORMAT, "%s: token_embd.weight vocabulary size %lld invalid", st_gguf_path(m->gguf),
+                         (long long)te->ne[1]);
+    m->hp.n_vocab = (int)te->ne[1];
+    return ST_OK;
+}
+
 static st_status own(st_model *m, float *p) {
     if (m->n_owned == m->cap_owned) {
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;

@@ -77,6 +77,11 @@ st_status st_arch_llama_load(st_model *m, st_arch arch);
 st_status st_arch_gpt2_load(st_model *m);
 
 /* Shared loading helpers (model.c). */
+/* The keys every family has: embedding_length, block_count, feed_forward_length,
+ * head counts, context_length (required, or dflt_ctx when absent); checks they are positive. */
+st_status st_model_read_shape(st_model *m, int ctx_required, int dflt_ctx);
+/* n_vocab from the rows of token_embd.weight. */
+st_status st_model_read_vocab(st_model *m);
 st_status st_model_u32(const st_model *m, const char *suffix, int *out, int required, int dflt);
 st_status st_model_f32(const st_model *m, const char *suffix, float *out, int required, float dflt);
 /* Bind a matrix [rows, cols]; required=0 leaves w->data NULL when absent. */

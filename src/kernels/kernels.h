@@ -43,6 +43,13 @@ typedef struct st_kernels {
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
 } st_kernels;
 
+/* For the kernel files: a vec_dot_rows entry for a type without a multi-row
+ * kernel — the same vec_dot, row after row (so it is bit-identical by construction). */
+#define ST_ROWS_LOOP(name, dot)                                                                    \
+    static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
+        for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
+    }
+
 /* Best table for this CPU; ST_ISA=scalar|avx2|avx512 in the environment forces one. */
 const st_kernels *st_kernels_best(void);
 /* A named table if the CPU can run it, else NULL. */

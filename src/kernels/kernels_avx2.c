@@ -533,16 +533,12 @@ static void quantize_row_q8_K(const float *x, void *vy, int64_t n) {
 
 static void quantize_row_f32(const float *x, void *y, int64_t n) { memcpy(y, x, (size_t)n * sizeof(float)); }
 
-/* Types without a multi-row kernel: the same vec_dot, row after row. */
-#define ROWS_LOOP(name, dot)                                                                       \
-    static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
-        for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
-    }
-ROWS_LOOP(vec_dot_rows_q4_1, vec_dot_q4_1)
-ROWS_LOOP(vec_dot_rows_q5_1, vec_dot_q5_1)
-ROWS_LOOP(vec_dot_rows_q4_K, vec_dot_q4_K)
-ROWS_LOOP(vec_dot_rows_q5_K, vec_dot_q5_K)
-ROWS_LOOP(vec_dot_rows_q6_K, vec_dot_q6_K)
+/* Row runs for types without a multi-row kernel. */
+ST_ROWS_LOOP(vec_dot_rows_q4_1, vec_dot_q4_1)
+ST_ROWS_LOOP(vec_dot_rows_q5_1, vec_dot_q5_1)
+ST_ROWS_LOOP(vec_dot_rows_q4_K, vec_dot_q4_K)
+ST_ROWS_LOOP(vec_dot_rows_q5_K, vec_dot_q5_K)
+ST_ROWS_LOOP(vec_dot_rows_q6_K, vec_dot_q6_K)
 
 const st_kernels st_kernels_avx2_table = {
     .isa = "avx2",

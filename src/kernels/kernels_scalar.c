@@ -234,22 +234,18 @@ void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] += a * st_f16_to_f32(x[i]);
 }
 
-/* Row runs: vec_dot row after row. */
-#define ROWS_LOOP(name, dot)                                                                       \
-    static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
-        for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
-    }
-ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)
-ROWS_LOOP(rows_f16, st_vec_dot_f16_scalar)
-ROWS_LOOP(rows_bf16, st_vec_dot_bf16_scalar)
-ROWS_LOOP(rows_q4_0, st_vec_dot_q4_0_scalar)
-ROWS_LOOP(rows_q4_1, st_vec_dot_q4_1_scalar)
-ROWS_LOOP(rows_q5_0, st_vec_dot_q5_0_scalar)
-ROWS_LOOP(rows_q5_1, st_vec_dot_q5_1_scalar)
-ROWS_LOOP(rows_q8_0, st_vec_dot_q8_0_scalar)
-ROWS_LOOP(rows_q4_K, st_vec_dot_q4_K_scalar)
-ROWS_LOOP(rows_q5_K, st_vec_dot_q5_K_scalar)
-ROWS_LOOP(rows_q6_K, st_vec_dot_q6_K_scalar)
+/* Row runs for types without a multi-row kernel. */
+ST_ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)
+ST_ROWS_LOOP(rows_f16, st_vec_dot_f16_scalar)
+ST_ROWS_LOOP(rows_bf16, st_vec_dot_bf16_scalar)
+ST_ROWS_LOOP(rows_q4_0, st_vec_dot_q4_0_scalar)
+ST_ROWS_LOOP(rows_q4_1, st_vec_dot_q4_1_scalar)
+ST_ROWS_LOOP(rows_q5_0, st_vec_dot_q5_0_scalar)
+ST_ROWS_LOOP(rows_q5_1, st_vec_dot_q5_1_scalar)
+ST_ROWS_LOOP(rows_q8_0, st_vec_dot_q8_0_scalar)
+ST_ROWS_LOOP(rows_q4_K, st_vec_dot_q4_K_scalar)
+ST_ROWS_LOOP(rows_q5_K, st_vec_dot_q5_K_scalar)
+ST_ROWS_LOOP(rows_q6_K, st_vec_dot_q6_K_scalar)
 
 const st_kernels st_kernels_scalar_table = {
     .isa = "scalar",

@@ -409,6 +409,111 @@ static inline __attribute__((always_inline)) void rows32_all(const int kind, int
     if (r < nr) rows32(kind, n, s + r, wp + r * ws, ws, 1, x);
 }
 
+/* ---- the same types, one weight row against T <= 4 activation rows: the
+ * row's blocks are loaded and unpacked once for all T, which is what a prompt
+ * or a batch of sequences needs (a weight pair then serves T products instead
+ * of one). Each token's result is bit-identical to rows32 with R = 1: the same
+ * scale products, the same exact integer dots, the same accumulation order.
+ * For Q8_0 the operands swap roles: activations are made unsigned (y^0x80 =
+ * y+128) and the offset's share, 128*sum(w), is taken once per weight pair
+ * instead of once per token; the integer dot is the same. */
+static inline __attribute__((always_inline)) void toks_pair(const int kind, const int T, const uint8_t *w, const int S,
+                                                             const uint8_t *x, size_t xs, int64_t i, int k,
+                                                             const __m512 *sc, const pair_idx *pi, __m512 *acc) {
+    const uint8_t *wp = w + (i + 2 * k) * S;
+    const __m512i zero = _mm512_setzero_si512();
+    if (kind == K_Q8_0) {
+        const block_q8_0 *a = (const block_q8_0 *)wp;
+        const __m512i q = load2x32(a[0].qs, a[1].qs);
+        const __m512i corr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), q));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const block_q8_0 *yb = (const block_q8_0 *)(x + (size_t)t * xs) + i + 2 * k;
+            const __m512i yu = _mm512_xor_si512(load2x32(yb[0].qs, yb[1].qs), _mm512_set1_epi8((char)0x80));
+            const __m512i p = _mm512_dpbusd_epi32(corr, yu, q);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[t], k), acc[t]);
+        }
+    } else {
+        __m512i q;
+        if (kind == K_Q4_0) {
+            const block_q4_0 *a = (const block_q4_0 *)wp;
+            q = nibbles2x32(a[0].qs, a[1].qs);
+        } else {
+            const block_q5_0 *a = (const block_q5_0 *)wp;
+            q = q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh);
+        }
+        const __m512i off = _mm512_set1_epi8((char)(kind == K_Q4_0 ? 8 : 16));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const block_q8_0 *yb = (const block_q8_0 *)(x + (size_t)t * xs) + i + 2 * k;
+            const __m512i y = load2x32(yb[0].qs, yb[1].qs);
+            const __m512i nycorr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
+            const __m512i p = _mm512_dpbusd_epi32(nycorr, q, y);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[t], k), acc[t]);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void toks32(const int kind, const int T, int64_t n, float *s, size_t ss,
+                                                          const uint8_t *w, const uint8_t *x, size_t xs) {
+    const int S = kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
+    const f16_gather_tab *tab = kind == K_Q8_0 ? &g_q8_0_d : kind == K_Q4_0 ? &g_q4_0_d : &g_q5_0_d;
+    const f16_gather gw = f16_gather_plan(tab, S, 0), gy = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0);
+    const pair_idx pi = pair_idx_make();
+    const int64_t nb = n / QK8_0;
+    __m512 acc0[4], acc1[4], sc[4];
+    for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        const __m256 wd = f16_gather8(&gw, w + i * S);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gy, (const block_q8_0 *)(x + (size_t)t * xs) + i), wd));
+        toks_pair(kind, T, w, S, x, xs, i, 0, sc, &pi, acc0);
+        toks_pair(kind, T, w, S, x, xs, i, 1, sc, &pi, acc1);
+        toks_pair(kind, T, w, S, x, xs, i, 2, sc, &pi, acc0);
+        toks_pair(kind, T, w, S, x, xs, i, 3, sc, &pi, acc1);
+    }
+    const int64_t g = (nb - i) & ~(int64_t)1;
+    if (g) {
+        const __m256 wd = f16_gather8_avail(&gw, w + i * S, g * S);
+        for (int t = 0; t < T; t++)
+            sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(
+                f16_gather8_avail(&gy, (const block_q8_0 *)(x + (size_t)t * xs) + i, g * (int64_t)sizeof(block_q8_0)), wd));
+        for (int k = 0; k < g / 2; k++) toks_pair(kind, T, w, S, x, xs, i, k, sc, &pi, acc0);
+        i += g;
+    }
+    for (int t = 0; t < T; t++) {
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
+        if (i < nb) {
+            const void *wb = w + i * S;
+            const block_q8_0 *yb = (const block_q8_0 *)(x + (size_t)t * xs) + i;
+            float u;
+            if (kind == K_Q8_0) st_vec_dot_q8_0_scalar(QK8_0, &u, wb, yb);
+            else if (kind == K_Q4_0) st_vec_dot_q4_0_scalar(QK4_0, &u, wb, yb);
+            else st_vec_dot_q5_0_scalar(QK5_0, &u, wb, yb);
+            sum += u;
+        }
+        s[t * ss] = sum;
+    }
+}
+
+#define TOKS32(name, kind)                                                                                               \
+    static void name(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {         \
+        const uint8_t *xp = x;                                                                                       \
+        int64_t t = 0;                                                                                               \
+        for (; t + 4 <= nt; t += 4) toks32(kind, 4, n, s + t * ss, ss, w, xp + t * xs, xs);                          \
+        switch (nt - t) {                                                                                            \
+        case 3: toks32(kind, 3, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                       \
+        case 2: toks32(kind, 2, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                       \
+        case 1: toks32(kind, 1, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                       \
+        default: break;                                                                                              \
+        }                                                                                                            \
+    }
+TOKS32(vec_dot_toks_q8_0, K_Q8_0)
+TOKS32(vec_dot_toks_q4_0, K_Q4_0)
+TOKS32(vec_dot_toks_q5_0, K_Q5_0)
+
 static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q8_0, n, s, w, 0, 1, x); }
 static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q4_0, n, s, w, 0, 1, x); }
 static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q5_0, n, s, w, 0, 1, x); }
@@ -779,6 +884,9 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
     .vec_dot_toks = {
+        [ST_TYPE_Q4_0] = vec_dot_toks_q4_0,
+        [ST_TYPE_Q5_0] = vec_dot_toks_q5_0,
+        [ST_TYPE_Q8_0] = vec_dot_toks_q8_0,
         [ST_TYPE_Q4_K] = vec_dot_toks_q4_K,
         [ST_TYPE_Q5_K] = vec_dot_toks_q5_K,
         [ST_TYPE_Q6_K] = vec_dot_toks_q6_K,

@@ -45,6 +45,9 @@ typedef struct mm_task {
 /* Activation rows per vec_dot_toks call: the kernels' group size; four rows
  * of a few KiB stay in L1 while the weight tile passes. */
 #define TOK_TILE 4
+/* Up to this many tokens a call streams the weights like a decode step: their
+ * activations (a few KiB each) stay in L1/L2 while the rows pass once. */
+#define STREAM_MAX_TOK 16
 
 /* Rows [r0, r1) against activation row k. */
 static inline void mm_dot_rows(const mm_task *t, int64_t r0, int64_t r1, int64_t k) {
@@ -63,8 +66,22 @@ static inline void mm_dot_rows(const mm_task *t, int64_t r0, int64_t r1, int64_t
 #define PF_AHEAD 8192
 #endif
 
+/* Rows [r0, r1) against every activation row: one row at a time meets a
+ * group of tokens (the rows stay in L1 between groups). */
+static inline void mm_toks_rows(const mm_task *t, int64_t r0, int64_t r1) {
+    for (int64_t tb = 0; tb < t->n_tok; tb += TOK_TILE) {
+        const int64_t nt = tb + TOK_TILE < t->n_tok ? TOK_TILE : t->n_tok - tb;
+        for (int64_t r = r0; r < r1; r++)
+            t->dot_toks(t->cols, &t->y[tb * t->rows + r], (size_t)t->rows, t->W + (size_t)r * t->w_row,
+                        t->xq + (size_t)tb * t->x_row, t->x_row, nt);
+    }
+}
+
 static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
-    if (t->n_tok == 1) {
+    /* Decode, alone or a few sequences together: the weights come from DRAM
+     * once per call, so the call is a stream; with a few tokens each row is
+     * used for all of them while it is in L1. */
+    if (t->n_tok == 1 || (t->dot_toks && t->n_tok <= STREAM_MAX_TOK)) {
         /* One pass over weights that do not fit any cache: the hardware prefetcher
          * alone leaves the core waiting on DRAM, so ask for the lines a few KiB
          * ahead while the current rows are multiplied. */
@@ -77,7 +94,8 @@ static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
             const uint8_t *p = t->W + (size_t)re * t->w_row + PF_AHEAD - (size_t)(re - r) * t->w_row;
             for (const uint8_t *q = p; q < p + (size_t)(re - r) * t->w_row && q < end + PF_AHEAD; q += 64)
                 __builtin_prefetch(q, 0, 0);
-            mm_dot_rows(t, r, re, 0);
+            if (t->n_tok == 1) mm_dot_rows(t, r, re, 0);
+            else mm_toks_rows(t, r, re);
         }
         return;
     }
@@ -91,12 +109,7 @@ static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
         }
         /* a few activation rows stay in L1 while the weight tile streams from L2;
          * each weight row is unpacked once per group */
-        for (int64_t tb = 0; tb < t->n_tok; tb += TOK_TILE) {
-            const int64_t nt = tb + TOK_TILE < t->n_tok ? TOK_TILE : t->n_tok - tb;
-            for (int64_t r = rb; r < re; r++)
-                t->dot_toks(t->cols, &t->y[tb * t->rows + r], (size_t)t->rows, t->W + (size_t)r * t->w_row,
-                            t->xq + (size_t)tb * t->x_row, t->x_row, nt);
-        }
+        mm_toks_rows(t, rb, re);
     }
 }
 

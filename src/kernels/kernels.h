@@ -36,8 +36,10 @@ typedef struct st_kernels {
      * a cache should call it once for all positions: with rows of head_dim
      * elements, per-call overhead otherwise dominates. */
     st_vec_dot_rows_fn vec_dot_rows[ST_TYPE_COUNT];
-    /* Only where unpacking the weights dominates (K-quants), else NULL; also
-     * bit-identical to vec_dot, so a token's result does not depend on the batch. */
+    /* One weight row against several tokens, loading and unpacking the row once
+     * (prompts, batched decode); NULL where a table has none (then rows are
+     * run per token). Bit-identical to vec_dot, so a token's result does not
+     * depend on the batch. */
     st_vec_dot_toks_fn vec_dot_toks[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);

@@ -182,6 +182,61 @@ static inline __attribute__((always_inline)) void rowsf_all(const int kind, int6
     for (; r < nr; r++) rowsf(kind, n, s + r, wp + r * ws, ws, 1, x);
 }
 
+/* One weight row against T <= 4 activation rows: the weights are loaded (and
+ * for f16 converted) once for all T. Per token, the same steps as rowsf with
+ * R = 1, so the same bits. */
+static inline __attribute__((always_inline)) void toksf(const int kind, const int T, int64_t n, float *s, size_t ss,
+                                                         const void *w, const uint8_t *x, size_t xs) {
+    const int E = F_STEP(kind);
+    __m512 acc[4][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 * E <= n; i += 2 * E) {
+        const __m512i w0 = f_load(kind, w, i, E), w1 = f_load(kind, w, i + E, E);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            acc[t][0] = f_fma(kind, acc[t][0], w0, f_load(kind, x + (size_t)t * xs, i, E));
+            acc[t][1] = f_fma(kind, acc[t][1], w1, f_load(kind, x + (size_t)t * xs, i + E, E));
+        }
+    }
+    if (i < n) {
+        const __m512i wv = f_load(kind, w, i, n - i);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[t][0] = f_fma(kind, acc[t][0], wv, f_load(kind, x + (size_t)t * xs, i, n - i));
+        i += E;
+    }
+    if (i < n) {
+        const __m512i wv = f_load(kind, w, i, n - i);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[t][1] = f_fma(kind, acc[t][1], wv, f_load(kind, x + (size_t)t * xs, i, n - i));
+    }
+    __m512 v[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
+    const __m128 sums = reduce4(v[0], T > 1 ? v[1] : v[0], T > 2 ? v[2] : v[0], T > 3 ? v[3] : v[0]);
+    float u[4];
+    _mm_storeu_ps(u, sums);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) s[t * ss] = u[t];
+}
+
+#define TOKSF(name, kind)                                                                                                \
+    static void name(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {          \
+        const uint8_t *xp = x;                                                                                        \
+        int64_t t = 0;                                                                                                \
+        for (; t + 4 <= nt; t += 4) toksf(kind, 4, n, s + t * ss, ss, w, xp + t * xs, xs);                            \
+        switch (nt - t) {                                                                                             \
+        case 3: toksf(kind, 3, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                         \
+        case 2: toksf(kind, 2, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                         \
+        case 1: toksf(kind, 1, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                         \
+        default: break;                                                                                               \
+        }                                                                                                             \
+    }
+TOKSF(vec_dot_toks_f32, F_F32)
+TOKSF(vec_dot_toks_f16, F_F16)
+TOKSF(vec_dot_toks_bf16, F_BF16)
+
 static void vec_dot_f32(int64_t n, float *s, const void *w, const void *x) { rowsf(F_F32, n, s, w, 0, 1, x); }
 static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_F16, n, s, w, 0, 1, x); }
 static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_BF16, n, s, w, 0, 1, x); }
@@ -884,6 +939,9 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
     .vec_dot_toks = {
+        [ST_TYPE_F32] = vec_dot_toks_f32,
+        [ST_TYPE_F16] = vec_dot_toks_f16,
+        [ST_TYPE_BF16] = vec_dot_toks_bf16,
         [ST_TYPE_Q4_0] = vec_dot_toks_q4_0,
         [ST_TYPE_Q5_0] = vec_dot_toks_q5_0,
         [ST_TYPE_Q8_0] = vec_dot_toks_q8_0,

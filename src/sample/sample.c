@@ -15,6 +15,10 @@ struct st_sampler {
     float *e;             /* [n_vocab] exp((l - max) / temp) */
     st_token *ids;        /* [n_vocab] candidate scratch */
     float *probs;         /* [n_vocab] */
+    uint32_t *keys;       /* [2][n_vocab] radix-sort keys (nucleus without top-k) */
+    st_token *ids2;       /* [n_vocab] radix-sort scratch */
+    double nuc_mass[1 << 12]; /* mass and count per value bucket (see nucleus_candidates) */
+    int nuc_cnt[1 << 12];
     st_candidates cand;
 };
 
@@ -51,7 +55,9 @@ st_status st_sampler_init(const st_sampler_params *p, int n_vocab, st_sampler **
     s->e = malloc((size_t)n_vocab * sizeof(float));
     s->ids = malloc((size_t)n_vocab * sizeof(st_token));
     s->probs = malloc((size_t)n_vocab * sizeof(float));
-    if (!s->e || !s->ids || !s->probs) { st_sampler_free(s); return st_errorf(ST_E_NOMEM, "out of memory"); }
+    s->keys = malloc((size_t)n_vocab * 2 * sizeof(uint32_t));
+    s->ids2 = malloc((size_t)n_vocab * sizeof(st_token));
+    if (!s->e || !s->ids || !s->probs || !s->keys || !s->ids2) { st_sampler_free(s); return st_errorf(ST_E_NOMEM, "out of memory"); }
     uint64_t x = q.seed;
     for (int i = 0; i < 4; i++) s->rng[i] = splitmix(&x);
     *out = s;
@@ -60,7 +66,7 @@ st_status st_sampler_init(const st_sampler_params *p, int n_vocab, st_sampler **
 
 void st_sampler_free(st_sampler *s) {
     if (!s) return;
-    free(s->e); free(s->ids); free(s->probs);
+    free(s->e); free(s->ids); free(s->probs); free(s->keys); free(s->ids2);
     free(s);
 }
 
@@ -101,6 +107,65 @@ static int select_top(const float *e, int n, int k, st_token *ids) {
     return m;
 }
 
+/* Top-p over the whole vocabulary (no top-k). Positive floats order like
+ * their bit patterns, so the high bits bucket e[] by value: one pass gives the
+ * mass of each bucket, the buckets from the top down to the one that reaches
+ * the target hold every token the nucleus can need, and only those are
+ * sorted. A flat distribution makes that most of the vocabulary: a stable LSD
+ * radix sort on the bits (ties keep the lower id first, as cmp_desc) keeps it
+ * O(n) instead of growing a heap to the whole vocabulary. */
+#define NUC_SHIFT 19
+#define NUC_BUCKETS (1 << (31 - NUC_SHIFT))
+_Static_assert(sizeof(((st_sampler *)0)->nuc_cnt) == NUC_BUCKETS * sizeof(int), "bucket arrays match NUC_SHIFT");
+static int nucleus_candidates(st_sampler *s, double target) {
+    const int n = s->n_vocab;
+    const float *e = s->e;
+    double *mass = s->nuc_mass;
+    int *cnt = s->nuc_cnt;
+    memset(mass, 0, sizeof s->nuc_mass);
+    memset(cnt, 0, sizeof s->nuc_cnt);
+    for (int i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &e[i], 4);
+        mass[b >> NUC_SHIFT] += e[i];
+        cnt[b >> NUC_SHIFT]++;
+    }
+    int lo = NUC_BUCKETS - 1, m = 0;
+    double cum = 0;
+    for (; lo > 0; lo--) {
+        cum += mass[lo];
+        m += cnt[lo];
+        if (cum >= target) break;
+    }
+    if (lo == 0) m += cnt[0];
+    uint32_t *k0 = s->keys, *k1 = s->keys + n;
+    st_token *id0 = s->ids, *id1 = s->ids2;
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &e[i], 4);
+        if ((int)(b >> NUC_SHIFT) >= lo) { k0[j] = 0x7fffffffu - b; id0[j++] = i; }
+    }
+    if (m <= 2048) {
+        qsort_r(id0, (size_t)m, sizeof *id0, cmp_desc, (void *)e);
+        return m;
+    }
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 8 * pass, c[257] = {0};
+        for (int i = 0; i < m; i++) c[((k0[i] >> shift) & 255) + 1]++;
+        for (int d = 0; d < 256; d++) c[d + 1] += c[d];
+        for (int i = 0; i < m; i++) {
+            int d = c[(k0[i] >> shift) & 255]++;
+            k1[d] = k0[i];
+            id1[d] = id0[i];
+        }
+        uint32_t *tk = k0; k0 = k1; k1 = tk;
+        st_token *ti = id0; id0 = id1; id1 = ti;
+    }
+    /* four passes: the sorted ids are back in s->ids */
+    return m;
+}
+
 st_status st_sampler_filter(st_sampler *s, const float *logits, int max_keep, const st_candidates **out) {
     int n = s->n_vocab;
     float *e = s->e;
@@ -129,7 +194,9 @@ st_status st_sampler_filter(st_sampler *s, const float *logits, int max_keep, co
     int k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
     double zk = z;
     int m = k;
-    if (k < n || s->p.top_p < 1.0f || max_keep > 0 || s->p.min_p > 0.0f) {
+    if (k == n && s->p.top_p < 1.0f) {
+        m = nucleus_candidates(s, s->p.top_p * z);
+    } else if (k < n || s->p.top_p < 1.0f || max_keep > 0 || s->p.min_p > 0.0f) {
         m = k < 256 ? k : 256;
         if (max_keep > 0 && s->p.top_p >= 1.0f && s->p.min_p <= 0.0f && max_keep < m) m = max_keep;
         for (;;) {

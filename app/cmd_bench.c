@@ -1,5 +1,6 @@
 /* softthink bench: prompt processing (pp) and decode (tg) speed, like llama-bench. */
 #include "cli.h"
+#include <sys/resource.h>
 
 typedef struct result { char test[32]; int n_tok; double med, lo, hi; } result;
 
@@ -163,13 +164,23 @@ int cmd_bench(int argc, char **argv) {
             }
         }
     }
+    /* Weights are mapped, not copied: what stays resident should be the file,
+     * the KV cache (f16 K and V) and buffers of a few MiB. */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const double rss = (double)ru.ru_maxrss * 1024.0;
+    const double kv = 2.0 * 2.0 * in->n_layer * (double)cp.n_seq * cp.n_ctx * in->n_head_kv * in->head_dim;
+    if (!rc && !json)
+        fprintf(stderr, "memory: peak RSS %.1f MiB = %.3f x (file %.1f MiB + KV cache %.1f MiB)\n", rss / 1048576.0,
+                rss / ((double)in->file_size + kv), in->file_size / 1048576.0, kv / 1048576.0);
     if (json && !rc) {
         printf("[");
         for (int i = 0; i < n_res; i++)
             printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"params\": %llu, \"threads\": %d, "
-                   "\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld}",
+                   "\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, "
+                   "\"peak_rss_bytes\": %.0f, \"kv_bytes\": %.0f}",
                    i ? "," : "", in->name, in->arch_name, (unsigned long long)in->file_size, (unsigned long long)in->n_params,
-                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].med, res[i].lo, res[i].hi, reps);
+                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].med, res[i].lo, res[i].hi, reps, rss, kv);
         printf("\n]\n");
     }
     free(t);

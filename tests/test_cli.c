@@ -205,6 +205,13 @@ static void test_synth_bench(void) {
     CHECK(run(CLI " info -m build/tests/tmp-tiny.gguf", out, sizeof out) == 0 && strstr(out, "Q6_K") && strstr(out, "Q4_K"));
     CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -p 16 -n 4 -b 1,2 -r 1 --json", out, sizeof out) == 0);
     CHECKF(strstr(out, "\"test\": \"pp16\"") && strstr(out, "\"test\": \"tg4 x2\"") && strstr(out, "tps_median"), "bench: %s", out);
+    /* memory: the mapped weights are resident once; a copy would double them */
+    const char *pr = strstr(out, "\"peak_rss_bytes\": "), *pk = strstr(out, "\"kv_bytes\": "), *pf = strstr(out, "\"file_bytes\": ");
+    CHECK(pr && pk && pf);
+    if (pr && pk && pf) {
+        double rss = atof(pr + 18), kv = atof(pk + 12), file = atof(pf + 14);
+        CHECKF(kv > 0 && rss > 0.5 * file && rss < file + kv + 48.0 * 1048576, "peak RSS %.0f, file %.0f, KV %.0f", rss, file, kv);
+    }
     remove("build/tests/tmp-tiny.gguf");
 }
 

@@ -242,10 +242,24 @@ static void test_vec_dot_toks(const st_kernels *k) {
                 rnd_row(x, n, 1.0f + t);
                 st_quantize_row(vt, x, xq + t * xs, n);
             }
+            /* the packed form, where the table has one, takes the same rows repacked */
+            const size_t ps = st_packed_row_size(n);
+            uint8_t *xp = k->pack_row[wt] ? malloc(nt * ps) : NULL;
+            for (int64_t t = 0; xp && t < nt; t++) k->pack_row[wt](xq + t * xs, xp + t * ps, n);
             for (int64_t m = 1; m <= nt; m++) {
                 float got[3 * 9], want;
                 for (int i = 0; i < 3 * 9; i++) got[i] = NAN;
                 k->vec_dot_toks[wt](n, got, 3, wq, xq, xs, m);
+                if (xp) {
+                    float gp[3 * 9];
+                    k->vec_dot_toks_packed[wt](n, gp, 3, wq, xp, ps, m);
+                    for (int64_t t = 0; t < m; t++)
+                        if (memcmp(&gp[3 * t], &got[3 * t], sizeof(float)) != 0) {
+                            ok = 0;
+                            fprintf(stderr, "  %s %s vec_dot_toks_packed n=%lld nt=%lld token %lld differs\n", k->isa, tw->name,
+                                    (long long)n, (long long)m, (long long)t);
+                        }
+                }
                 for (int64_t t = 0; t < m; t++) {
                     k->vec_dot[wt](n, &want, wq, xq + t * xs);
                     if (memcmp(&got[3 * t], &want, sizeof want) != 0) {
@@ -255,9 +269,9 @@ static void test_vec_dot_toks(const st_kernels *k) {
                     }
                 }
             }
-            free(w); free(x); free(wq); free(xq);
+            free(w); free(x); free(wq); free(xq); free(xp);
         }
-        CHECKF(ok, "%s %s: vec_dot_toks == vec_dot per token", k->isa, tw->name);
+        CHECKF(ok, "%s %s: vec_dot_toks%s == vec_dot per token", k->isa, tw->name, k->pack_row[wt] ? " (and packed)" : "");
     }
 }
 
@@ -387,7 +401,9 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                     st_dequantize_row(vt, xq, xd + t * cols, cols);
                 }
                 const size_t ss = st_matmul_scratch_size(wt, cols, nt);
-                CHECK(ss == (vt == ST_TYPE_F32 ? 0 : (size_t)nt * st_row_size(vt, cols)));
+                CHECK(ss == (vt == ST_TYPE_F32 ? 0
+                                               : (size_t)nt * st_row_size(vt, cols) +
+                                                     (wt == ST_TYPE_Q8_0 && nt > 1 ? (size_t)nt * st_packed_row_size(cols) + 64 : 0)));
                 void *scratch = ss ? malloc(ss) : NULL;
                 float *y = malloc(nt * rows * sizeof(float)), *y1 = malloc(nt * rows * sizeof(float));
                 for (int th = 1; th <= 2; th++) {

@@ -96,7 +96,7 @@ static void on_progress(const st_train_progress *p, void *u) {
 
 static st_train_params tiny_params(rec *r) {
     st_train_params p = st_train_default_params();
-    p.n_embd = 16; p.n_layer = 2; p.n_head = 2; p.n_ff = 32; p.n_ctx = 128;
+    p.n_embd = 16; p.n_layer = 2; p.n_head = 2; p.n_ff = 32; p.n_ctx = 192;
     p.batch = 4; p.steps = 100; p.warmup = 10; p.lr = 3e-3f; p.n_threads = 2; p.log_every = 1; p.seed = 5;
     p.progress = on_progress;
     p.user = r;

@@ -41,6 +41,12 @@ typedef struct st_kernels {
      * run per token). Bit-identical to vec_dot, so a token's result does not
      * depend on the batch. */
     st_vec_dot_toks_fn vec_dot_toks[ST_TYPE_COUNT];
+    /* Faster still for many tokens, where a table has it (else NULL): the
+     * activation rows (in vec_dot_type) are repacked once per matmul by
+     * pack_row into rows of st_packed_row_size bytes, which
+     * vec_dot_toks_packed takes as x. Also bit-identical to vec_dot. */
+    void (*pack_row[ST_TYPE_COUNT])(const void *xq, void *xp, int64_t n); /* indexed by weight type */
+    st_vec_dot_toks_fn vec_dot_toks_packed[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
 } st_kernels;
@@ -51,6 +57,11 @@ typedef struct st_kernels {
     static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
         for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
     }
+
+/* Packed activation row for vec_dot_toks_packed (Q8_0 weights): the n
+ * quants made unsigned (q ^ 0x80), then the n/32 block scales as f32; rows
+ * padded to 64 bytes. */
+static inline size_t st_packed_row_size(int64_t n) { return ((size_t)n + (size_t)n / 32 * 4 + 63) & ~(size_t)63; }
 
 /* Best table for this CPU; ST_ISA=scalar|avx2|avx512 in the environment forces one. */
 const st_kernels *st_kernels_best(void);

@@ -569,6 +569,90 @@ TOKS32(vec_dot_toks_q8_0, K_Q8_0)
 TOKS32(vec_dot_toks_q4_0, K_Q4_0)
 TOKS32(vec_dot_toks_q5_0, K_Q5_0)
 
+/* ---- Q8_0 weights against packed activations (see st_packed_row_size): the
+ * per-token work of toks32 (scale gathers, making the quants unsigned) was
+ * done once per matmul, so what is left per token and block pair is the
+ * integer dot, its conversion, the scale and the accumulation. Same bits as
+ * toks32 (the scales are the same f16 values widened exactly). */
+static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
+    const block_q8_0 *b = xq;
+    const int64_t nb = n / QK8_0;
+    uint8_t *q = xp;
+    float *d = (float *)(q + n);
+    for (int64_t i = 0; i < nb; i++) {
+        _mm256_storeu_si256((__m256i *)(q + i * QK8_0),
+                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_set1_epi8((char)0x80)));
+        d[i] = h2f(b[i].d);
+    }
+}
+
+static inline __attribute__((always_inline)) void toks32p(const int T, int64_t n, float *s, size_t ss, const uint8_t *w,
+                                                           const uint8_t *x, size_t xs) {
+    const int S = (int)sizeof(block_q8_0);
+    const f16_gather gw = f16_gather_plan(&g_q8_0_d, S, 0);
+    const pair_idx pi = pair_idx_make();
+    const int64_t nb = n / QK8_0;
+    const __m512i zero = _mm512_setzero_si512(), c80 = _mm512_set1_epi8((char)0x80);
+    __m512 acc0[4], acc1[4], sc[4];
+    for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
+#define XQ(t, blk) (x + (size_t)(t) * xs + (size_t)(blk) * QK8_0)
+#define XD(t) ((const float *)(x + (size_t)(t) * xs + (size_t)n))
+#define PSTEP(k, acc)                                                                                    \
+    do {                                                                                                 \
+        const block_q8_0 *a_ = (const block_q8_0 *)(w + (i + 2 * (k)) * S);                               \
+        const __m512i q_ = load2x32(a_[0].qs, a_[1].qs);                                                  \
+        const __m512i corr_ = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c80, q_));                 \
+        for (int t = 0; t < T; t++) {                                                                    \
+            const __m512i p_ = _mm512_dpbusd_epi32(corr_, _mm512_loadu_si512(XQ(t, i + 2 * (k))), q_);     \
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p_), pair_scale(pi, sc[t], k), acc[t]);           \
+        }                                                                                                \
+    } while (0)
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        const __m256 wd = f16_gather8(&gw, w + i * S);
+        for (int t = 0; t < T; t++) sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_loadu_ps(XD(t) + i), wd));
+        PSTEP(0, acc0);
+        PSTEP(1, acc1);
+        PSTEP(2, acc0);
+        PSTEP(3, acc1);
+    }
+    const int64_t g = (nb - i) & ~(int64_t)1;
+    if (g) {
+        const __m256 wd = f16_gather8_avail(&gw, w + i * S, g * S);
+        for (int t = 0; t < T; t++)
+            sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_maskz_loadu_ps((__mmask8)((1u << g) - 1), XD(t) + i), wd));
+        for (int k = 0; k < g / 2; k++) PSTEP(k, acc0);
+        i += g;
+    }
+    for (int t = 0; t < T; t++) {
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
+        if (i < nb) { /* a lone last block, as st_vec_dot_q8_0_scalar computes it */
+            block_q8_0 yb; /* back to the plain block (the f16 scale round-trips exactly) */
+            yb.d = _cvtss_sh(XD(t)[i], 0);
+            for (int j = 0; j < QK8_0; j++) yb.qs[j] = (int8_t)(XQ(t, i)[j] ^ 0x80);
+            float u;
+            st_vec_dot_q8_0_scalar(QK8_0, &u, w + i * S, &yb);
+            sum += u;
+        }
+        s[t * ss] = sum;
+    }
+#undef XQ
+#undef XD
+#undef PSTEP
+}
+
+static void vec_dot_toks_packed_q8_0(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
+    const uint8_t *xp = x;
+    int64_t t = 0;
+    for (; t + 4 <= nt; t += 4) toks32p(4, n, s + t * ss, ss, w, xp + t * xs, xs);
+    switch (nt - t) {
+    case 3: toks32p(3, n, s + t * ss, ss, w, xp + t * xs, xs); break;
+    case 2: toks32p(2, n, s + t * ss, ss, w, xp + t * xs, xs); break;
+    case 1: toks32p(1, n, s + t * ss, ss, w, xp + t * xs, xs); break;
+    default: break;
+    }
+}
+
 static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q8_0, n, s, w, 0, 1, x); }
 static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q4_0, n, s, w, 0, 1, x); }
 static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q5_0, n, s, w, 0, 1, x); }
@@ -938,6 +1022,8 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q5_K] = vec_dot_rows_q5_K,
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
+    .pack_row = {[ST_TYPE_Q8_0] = pack_row_q8_0},
+    .vec_dot_toks_packed = {[ST_TYPE_Q8_0] = vec_dot_toks_packed_q8_0},
     .vec_dot_toks = {
         [ST_TYPE_F32] = vec_dot_toks_f32,
         [ST_TYPE_F16] = vec_dot_toks_f16,

@@ -28,6 +28,9 @@ typedef struct mm_task {
     const uint8_t *xq;
     size_t x_row;
     /* phase 1 (absent when the weights pair with plain f32 activations) */
+    void (*pack)(const void *xq, void *xp, int64_t n); /* then repacked (NULL: not) */
+    const uint8_t *xq_plain; /* converted rows before packing */
+    size_t xq_plain_row;
     st_quantize_row_fn quant;
     const float *x;
     uint8_t *scratch;
@@ -121,6 +124,12 @@ static void mm_run(void *arg, int ith, int nth) {
         if (hi > lo) t->quant(t->x + lo * t->q_blck, t->scratch + (size_t)lo * t->q_bsize, (hi - lo) * t->q_blck);
         /* rows are independent of each other but every row needs all activations */
         if (nth > 1) st_pool_barrier(t->pool);
+        if (t->pack) {
+            st_split(t->n_tok, ith, nth, &lo, &hi);
+            for (int64_t k = lo; k < hi; k++)
+                t->pack(t->xq_plain + (size_t)k * t->xq_plain_row, (uint8_t *)t->xq + (size_t)k * t->x_row, t->cols);
+            if (nth > 1) st_pool_barrier(t->pool);
+        }
     }
     for (int64_t c = ith; c < t->n_chunks; c = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed)) {
         const int64_t r0 = c * t->chunk_rows;
@@ -132,7 +141,10 @@ static void mm_run(void *arg, int ith, int nth) {
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
     const st_type_traits *tw = st_type_traits_get(wtype);
     if (!tw || tw->vec_dot_type == ST_TYPE_F32) return 0;
-    return (size_t)n_tok * st_row_size(tw->vec_dot_type, cols);
+    size_t sz = (size_t)n_tok * st_row_size(tw->vec_dot_type, cols);
+    /* room for packed rows, for tables that have them */
+    if (wtype == ST_TYPE_Q8_0 && n_tok > 1) sz += (size_t)n_tok * st_packed_row_size(cols) + 64;
+    return sz;
 }
 
 void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
@@ -175,6 +187,15 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
         t.q_blck = tv->blck_size;
         t.q_bsize = tv->type_size;
         t.q_blocks = cols / tv->blck_size * n_tok;
+        if (n_tok > 1 && k->vec_dot_toks_packed[wtype] && k->pack_row[wtype] && wtype == ST_TYPE_Q8_0) {
+            t.pack = k->pack_row[wtype];
+            t.xq_plain = scratch;
+            t.xq_plain_row = t.x_row;
+            uintptr_t p = (uintptr_t)((uint8_t *)scratch + (size_t)n_tok * t.x_row);
+            t.xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
+            t.x_row = st_packed_row_size(cols);
+            t.dot_toks = k->vec_dot_toks_packed[wtype];
+        }
     }
     /* Enough chunks for balancing (8 per thread), few enough that the shared
      * counter stays cold; a multiple of 16 rows (one cache line of y) keeps two

@@ -17,6 +17,9 @@ typedef struct mode_stats {
     int n, correct;
     double think_tokens, answer_tokens, tokens, seconds;
     int ended[5];              /* by st_think_end */
+    /* thinking steps (soft or discrete, not injected): how sure the model was
+     * and, for concept tokens, how much of the mixture the top token held */
+    double think_steps, think_entropy, soft_steps, soft_top1, soft_width;
 } mode_stats;
 
 /* Wilson score interval: well-behaved at accuracies near 0 and 1. */
@@ -103,6 +106,15 @@ static int run_mode(const char *C, gen_session *s, eval_mode mode, const st_arit
             int finished = !st_runner_is_running(r, i); /* the runner stopped it: context full */
             if (stepped[i]) {
                 const st_think_step *x = &steps[i];
+                if (x->phase == ST_STEP_SOFT || (x->phase == ST_STEP_DISCRETE && (x->thinking || x->ended))) {
+                    ms->think_steps++;
+                    ms->think_entropy += x->entropy;
+                }
+                if (x->phase == ST_STEP_SOFT && x->k > 0) {
+                    ms->soft_steps++;
+                    ms->soft_top1 += x->probs[0];
+                    ms->soft_width += x->k;
+                }
                 int n_out = x->phase == ST_STEP_INJECTED ? x->n_inject : 1;
                 for (int j = 0; j < n_out; j++) {
                     st_token tok = x->phase == ST_STEP_INJECTED ? x->inject[j] : x->token;
@@ -168,6 +180,10 @@ static void print_json(mode_stats *m, const gen_opts *o) {
            m->think_tokens / (m->n ? m->n : 1), m->answer_tokens / (m->n ? m->n : 1), m->tokens / (m->seconds > 0 ? m->seconds : 1),
            m->seconds, m->ended[ST_THINK_END_MARKER], m->ended[ST_THINK_END_COLD_STOP], m->ended[ST_THINK_END_BUDGET],
            m->ended[ST_THINK_NOT_ENDED]);
+    if (m->think_steps > 0) printf(", \"mean_thinking_entropy\": %.5f", m->think_entropy / m->think_steps);
+    if (m->soft_steps > 0)
+        printf(", \"mean_concept_top1_weight\": %.5f, \"mean_concept_width\": %.3f", m->soft_top1 / m->soft_steps,
+               m->soft_width / m->soft_steps);
     if (m->mode == MODE_SOFT)
         printf(", \"max_topk\": %d, \"cold_stop_entropy\": %g, \"cold_stop_length\": %d, \"dirichlet_alpha\": %g, \"gumbel_tau\": %g",
                o->think.max_topk, o->think.cold_stop_entropy, o->think.cold_stop_length, o->think.dirichlet_alpha,

@@ -412,11 +412,13 @@ st_status st_runner_step(st_runner *r, st_think_step *steps, int *stepped);
  * Arithmetic word problems: a start value and min_steps..max_steps additions or
  * subtractions (operands of up to max_digits digits, values never negative):
  *   question: "Ann has 23 apples. She buys 17 more, then gives 9 away. How many apples does she have?"
- *   solution: "320+710=040\n040-900=130"   (one line per step: 23 + 17 = 40, 40 - 9 = 31)
+ *   solution: "320+710:3700,2114,0000=040\n040-900:0901,4013,0000=130"   (23 + 17 = 40, 40 - 9 = 31)
  * In the worked steps every number is written least-significant digit first and
- * zero-padded to a fixed width (3 for 2-digit problems), so each digit the model
- * writes depends on digits at fixed distances and the carry it has just written;
- * the answer after </think> is written normally.
+ * zero-padded to a fixed width (3 for 2-digit problems); after "a op b:" comes
+ * one chunk per column (digit of a, digit of b, carry or borrow in, result
+ * digit), then "=" and the result. Each digit the model writes is a copy from
+ * a fixed distance or a function of the few tokens just before it; the answer
+ * after </think> is written normally.
  * Training text (st_arith_format), tokenized with BOS in front and EOS after:
  *   question "\n<think>\n" solution "\n</think>\n" "Answer: " answer
  * and for the no-think examples:  question "\n<think>\n</think>\n" "Answer: " answer.

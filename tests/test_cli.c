@@ -215,11 +215,39 @@ static void test_synth_bench(void) {
     remove("build/tests/tmp-tiny.gguf");
 }
 
+/* The embedded model really reasons: held-out problems, greedy, thinking
+ * against answering at once (README: 500 problems; 150 here to stay fast). */
+static double json_num(const char *s, const char *key) {
+    const char *p = strstr(s, key);
+    return p ? atof(p + strlen(key)) : -1;
+}
+
+static void test_embedded_model(void) {
+    static char out[8192];
+    CHECK(run(CLI " eval --task arith --n 150 --seed 3 --json", out, sizeof out) == 0);
+    double think = json_num(out, "\"accuracy\": ");
+    CHECK(run(CLI " eval --task arith --n 150 --seed 3 --no-think --json", out, sizeof out) == 0);
+    double direct = json_num(out, "\"accuracy\": ");
+    CHECKF(think >= 0.85, "arith model, thinking: accuracy %.3f on 150 held-out problems (README: >= 0.9 on 500)", think);
+    CHECKF(direct >= 0 && direct < think - 0.3, "arith model: no-think accuracy %.3f is not clearly below thinking %.3f", direct, think);
+    /* README: with a hot unfiltered thinking distribution concept tokens really
+     * mix (top-1 weight well below 1) and soft thinking stays accurate */
+    CHECK(run(CLI " eval --task arith --n 40 --seed 3 --soft-thinking --temp 3 --top-k 0 --top-p 1 --min-p 0"
+                  " --max-topk 5 --cold-stop-entropy 0 --after-thinking-temp 0 --json", out, sizeof out) == 0);
+    double soft = json_num(out, "\"accuracy\": "), top1 = json_num(out, "\"mean_concept_top1_weight\": ");
+    double width = json_num(out, "\"mean_concept_width\": "), ent = json_num(out, "\"mean_thinking_entropy\": ");
+    CHECKF(soft >= 0.85, "arith model, soft thinking at temperature 3: accuracy %.3f", soft);
+    CHECKF(top1 > 0.5 && top1 < 0.995, "concept top-1 weight %.4f", top1);
+    CHECKF(width > 1 && width <= 5, "concept width %.3f (max_topk 5)", width);
+    CHECKF(ent > 0.5, "thinking entropy %.4f at temperature 3", ent);
+}
+
 int main(void) {
     test_golden_commands();
     test_errors();
     test_soft_cli();
     test_trace_entropy();
     test_synth_bench();
+    test_embedded_model();
     return t_done("test_cli");
 }

@@ -16,13 +16,14 @@ echo
 echo "== 6 held-out arithmetic problems, discrete thinking (greedy)"
 "$st" eval --task arith -m "$model" --n 6 --seed 2026 --verbose 2>&1 | sed 's/^\[think\] /  /'
 echo
-echo "== the same problems, soft thinking (max_topk 10, cold stop 0.01 / 256)"
-"$st" eval --task arith -m "$model" --n 6 --seed 2026 --soft-thinking --verbose 2>&1 | sed 's/^\[soft\] /  /'
+echo "== the same problems, soft thinking (concept tokens from temperature 0.6, top-p 0.95, max_topk 10; greedy answer)"
+"$st" eval --task arith -m "$model" --n 6 --seed 2026 --soft-thinking --temp 0.6 --after-thinking-temp 0 --verbose 2>&1 | sed 's/^\[soft\] /  /'
 echo
 q=$("$st" task arith --split test --seed 2026 --n 1 --questions 2>/dev/null | head -n 1 || true)
 [ -n "$q" ] || q="Ann has 23 apples. She buys 17 more, then gives 9 away. How many apples does she have?"
 echo "== one problem with a trace: $q"
 mkdir -p "$build/demo"
-"$st" generate -m "$model" --chat --prompt "$q" --soft-thinking --temp 0 -n 120 --trace "$build/demo/trace.jsonl"
+"$st" generate -m "$model" --chat --prompt "$q" --soft-thinking --temp 0.6 --after-thinking-temp 0 --seed 1 -n 160 \
+  --trace "$build/demo/trace.jsonl"
 "$st" trace-view "$build/demo/trace.jsonl" -o "$build/demo/trace.html"
 echo "trace: $build/demo/trace.jsonl, page: $build/demo/trace.html"

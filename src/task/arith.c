@@ -4,12 +4,15 @@
  * told as a short story ("Ann has 23 apples. She buys 17 more, loses 9, then
  * finds 5 more. How many apples does she have?"). The worked solution has one
  * line per step, with every number written least-significant digit first and
- * zero-padded to a fixed width W (3 for the default 2-digit problems):
- * 23 + 17 = 40 is "320+710=040". In that form the digit the model writes
- * next depends only on digits at fixed distances and on the carry it has just
- * produced, which a small model learns quickly; in the usual order every
- * digit needs all the carries to its right at once. The final answer after
- * </think> is written normally. Everything is a pure function of
+ * zero-padded to a fixed width W (3 for the default 2-digit problems), then
+ * the step done column by column: for each column, ones first, the digit of
+ * a, the digit of b, the carry (or borrow) into the column, the result digit.
+ * 91 - 69 = 22 is "190-960:1902,9612,0000=220". Every digit the model writes
+ * is then either a copy from a fixed distance or a function of the two to
+ * four tokens just before it. (Without the column chunks, "190-960=220", a
+ * 3.4 M-parameter model learned the tens and hundreds but never the ones
+ * digit of the result in 4000 steps: it needs two far digits combined.)
+ * The final answer after </think> is written normally. Everything is a pure function of
  * (params, seed, split, index). The split of a problem is decided by a hash
  * of its canonical arithmetic form ("23+17-9+5"), so train and test never
  * share a computation, whatever the names and objects around it. */
@@ -94,22 +97,63 @@ static long long get_rev(const char *s, int *len) {
     return v;
 }
 
+/* "a op b:" then one chunk per column, ones first: the column's digits of a
+ * and b, the carry (or borrow) into it, its result digit; then "=c". */
+static int put_step(char *out, size_t cap, long long a, char op, long long b, long long c, int w) {
+    char ra[24], rb[24], rc[24];
+    if (w > 20) return -1;
+    put_rev(ra, sizeof ra, a, w);
+    put_rev(rb, sizeof rb, b, w);
+    put_rev(rc, sizeof rc, c, w);
+    size_t n = 0;
+    int k = 0;
+    int m = snprintf(out, cap, "%s%c%s:", ra, op, rb);
+    if (m < 0 || (size_t)m >= cap) return -1;
+    n = (size_t)m;
+    for (int i = 0; i < w; i++) {
+        int da = ra[i] - '0', db = rb[i] - '0', t = op == '+' ? da + db + k : da - db - k;
+        m = snprintf(out + n, cap - n, "%s%c%c%d%c", i ? "," : "", ra[i], rb[i], k, rc[i]);
+        if (m < 0 || (size_t)m >= cap - n) return -1;
+        n += (size_t)m;
+        k = op == '+' ? t >= 10 : t < 0;
+    }
+    m = snprintf(out + n, cap - n, "=%s", rc);
+    if (m < 0 || (size_t)m >= cap - n) return -1;
+    return (int)n + m;
+}
+
 int st_arith_parse_step(const char *line, long long *a, char *op, long long *b, long long *c) {
-    int n;
+    int n, w;
     const char *s = line;
-    *a = get_rev(s, &n);
-    if (!n) return -1;
-    s += n;
+    *a = get_rev(s, &w);
+    if (!w) return -1;
+    const char *ra = s;
+    s += w;
     if (s[0] != '+' && s[0] != '-') return -1;
     *op = s[0];
     s += 1;
+    const char *rb = s;
     *b = get_rev(s, &n);
-    if (!n) return -1;
+    if (n != w) return -1;
     s += n;
+    if (*s++ != ':') return -1;
+    /* the column chunks must restate a and b and carry correctly */
+    int k = 0;
+    for (int i = 0; i < w; i++) {
+        if (i && *s++ != ',') return -1;
+        if (s[0] != ra[i] || s[1] != rb[i] || s[2] != '0' + k || s[3] < '0' || s[3] > '9') return -1;
+        int t = *op == '+' ? ra[i] - '0' + rb[i] - '0' + k : ra[i] - '0' - (rb[i] - '0') - k;
+        if (s[3] - '0' != ((t % 10) + 10) % 10) return -1;
+        k = *op == '+' ? t >= 10 : t < 0;
+        s += 4;
+    }
     if (*s != '=') return -1;
+    const char *rc = s + 1;
     s += 1;
     *c = get_rev(s, &n);
-    if (!n || (s[n] && s[n] != '\n')) return -1;
+    if (n != w || (s[n] && s[n] != '\n')) return -1;
+    for (int i = 0; i < w; i++)
+        if (rc[i] != line[w + 1 + w + 1 + 5 * i + 3]) return -1;
     return 0;
 }
 
@@ -141,11 +185,10 @@ st_status st_arith_generate(const st_arith_params *pp, uint64_t seed, int split,
                 qn += snprintf(q + qn, sizeof q - qn, "%sgives %lld away", sep, x);
             else
                 qn += snprintf(q + qn, sizeof q - qn, "%s%s %lld%s", sep, verb, x, sub ? "" : " more");
-            char ra[24], rb[24], rc[24];
-            put_rev(ra, sizeof ra, v, w);
-            put_rev(rb, sizeof rb, x, w);
-            put_rev(rc, sizeof rc, nv, w);
-            sn += snprintf(sol + sn, sizeof sol - sn, "%s%s%c%s=%s", s ? "\n" : "", ra, sub ? '-' : '+', rb, rc);
+            if (s) sn += snprintf(sol + sn, sizeof sol - sn, "\n");
+            int m = sn < (int)sizeof sol ? put_step(sol + sn, sizeof sol - (size_t)sn, v, sub ? '-' : '+', x, nv, w) : -1;
+            if (m < 0) return st_errorf(ST_E_INTERNAL, "arith: problem text too long");
+            sn += m;
             cn += snprintf(canon + cn, sizeof canon - cn, "%c%lld", sub ? '-' : '+', x);
             v = nv;
         }

@@ -12,6 +12,7 @@ int st_arith_split_of(const char *canon);
 int st_arith_canonical(const st_arith_problem *pr, char *out, size_t cap);
 /* Digits of every number in the worked steps (fixed per params). */
 int st_arith_width(const st_arith_params *p);
-/* One solution line "320+710=040" -> 23, '+', 17, 40; 0 ok, -1 malformed. */
+/* One solution line "320+710:3700,2114,0000=040" -> 23, '+', 17, 40; 0 ok, -1 malformed
+ * (including column chunks that do not restate a and b or carry wrongly). */
 int st_arith_parse_step(const char *line, long long *a, char *op, long long *b, long long *c);
 #endif

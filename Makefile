@@ -22,7 +22,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libsoftthink.a
 CLI      := $(BUILD)/softthink
 
-.PHONY: all deps test demo asan fuzz clean bench
+.PHONY: all deps test demo asan fuzz clean bench bench-tools
 all: $(LIB) $(CLI)
 
 deps:
@@ -78,6 +78,11 @@ fuzz: deps
 
 bench: all
 	$(CLI) bench -m $(MODEL) -p 128 -n 64
+
+# Kernel and sampler micro-benchmarks (bench/*.c), used by bench/run.sh
+bench-tools: $(BUILD)/bench_kernels $(BUILD)/bench_sample
+$(BUILD)/bench_%: bench/bench_%.c $(LIB)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(LDLIBS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,6 +1,6 @@
 /* Matrix-vector throughput per weight type and ISA, to guide kernel work.
  *
- *   cc -O2 -Iinclude -Isrc bench/bench_kernels.c build/libsoftthink.a -lm -lpthread -o build/bench_kernels
+ *   make bench-tools
  *   build/bench_kernels [rows cols] [n_tok]
  *
  * "dram" cycles through enough copies of the matrix (~256 MiB) that weights

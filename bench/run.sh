@@ -9,7 +9,7 @@ st=build/softthink
 out=bench/results
 models=${MODELS_DIR:-/tmp/softthink-bench}
 mkdir -p "$out" "$models"
-make -s all
+make -s all bench-tools
 for like in qwen2.5-0.5b qwen3-0.6b; do
   for type in q8_0 q4_k_m bf16; do
     m="$models/$like-$type.gguf"
@@ -20,5 +20,7 @@ for like in qwen2.5-0.5b qwen3-0.6b; do
 done
 m="$models/qwen2.5-0.5b-q8_0.gguf"
 "$st" bench -m "$m" -p 0 -n 64 -b 1 -t "$threads" -r "$reps" --soft-thinking --json > "$out/soft-overhead.json"
+build/bench_sample > "$out/sample.md"
 python3 bench/plot.py "$out" > "$out/batch.svg"
+python3 bench/table.py "$out" > "$out/table.md"
 echo "results in $out" >&2

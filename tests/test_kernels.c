@@ -242,24 +242,10 @@ static void test_vec_dot_toks(const st_kernels *k) {
                 rnd_row(x, n, 1.0f + t);
                 st_quantize_row(vt, x, xq + t * xs, n);
             }
-            /* the packed form, where the table has one, takes the same rows repacked */
-            const size_t ps = st_packed_row_size(n);
-            uint8_t *xp = k->pack_row[wt] ? malloc(nt * ps) : NULL;
-            for (int64_t t = 0; xp && t < nt; t++) k->pack_row[wt](xq + t * xs, xp + t * ps, n);
             for (int64_t m = 1; m <= nt; m++) {
                 float got[3 * 9], want;
                 for (int i = 0; i < 3 * 9; i++) got[i] = NAN;
                 k->vec_dot_toks[wt](n, got, 3, wq, xq, xs, m);
-                if (xp) {
-                    float gp[3 * 9];
-                    k->vec_dot_toks_packed[wt](n, gp, 3, wq, xp, ps, m);
-                    for (int64_t t = 0; t < m; t++)
-                        if (memcmp(&gp[3 * t], &got[3 * t], sizeof(float)) != 0) {
-                            ok = 0;
-                            fprintf(stderr, "  %s %s vec_dot_toks_packed n=%lld nt=%lld token %lld differs\n", k->isa, tw->name,
-                                    (long long)n, (long long)m, (long long)t);
-                        }
-                }
                 for (int64_t t = 0; t < m; t++) {
                     k->vec_dot[wt](n, &want, wq, xq + t * xs);
                     if (memcmp(&got[3 * t], &want, sizeof want) != 0) {
@@ -269,9 +255,64 @@ static void test_vec_dot_toks(const st_kernels *k) {
                     }
                 }
             }
-            free(w); free(x); free(wq); free(xq); free(xp);
+            free(w); free(x); free(wq); free(xq);
         }
-        CHECKF(ok, "%s %s: vec_dot_toks%s == vec_dot per token", k->isa, tw->name, k->pack_row[wt] ? " (and packed)" : "");
+        CHECKF(ok, "%s %s: vec_dot_toks == vec_dot per token", k->isa, tw->name);
+    }
+}
+
+/* gemm_panel, where a table has it: a panel of weight rows against packed
+ * activations gives exactly vec_dot for every (row, token): rows 1..16, token
+ * counts across its token groups, rows across its repacking chunks and with
+ * partial last groups of 8 blocks. */
+static void test_gemm_panel(const st_kernels *k) {
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        const st_type wt = k_wtypes[ti];
+        if (!k->gemm_panel[wt]) continue;
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        int ok = 1, cases = 0;
+        const int64_t nblk[] = {1, 2, 3, 7, 8, 9, 19, 28, 160, 161, 170};
+        const int64_t nrs[] = {1, 2, 5, 16};
+        const int64_t nts[] = {1, 2, 9, 33};
+        for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
+            const int64_t n = nblk[li] * tw->blck_size, ntmax = 33, nrmax = 16;
+            const size_t ws = st_row_size(wt, n) + 6, xs = st_row_size(vt, n), ps = st_packed_row_size(n), ys = 17;
+            float *f = malloc(n * sizeof(float));
+            uint8_t *wq = calloc(nrmax, ws), *xq = calloc(ntmax, xs), *xp = aligned_alloc(64, ntmax * ps);
+            float *y = malloc(ntmax * ys * sizeof(float));
+            for (int64_t r = 0; r < nrmax; r++) {
+                rnd_row(f, n, 1.0f + r);
+                st_quantize_row(wt, f, wq + r * ws, n);
+            }
+            for (int64_t t = 0; t < ntmax; t++) {
+                rnd_row(f, n, 0.5f + t);
+                st_quantize_row(vt, f, xq + t * xs, n);
+                k->pack_row[wt](xq + t * xs, xp + t * ps, n);
+            }
+            for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++)
+                for (size_t ki = 0; ki < sizeof nts / sizeof nts[0]; ki++) {
+                    const int64_t nr = nrs[ri], nt = nts[ki];
+                    for (int64_t i = 0; i < ntmax * (int64_t)ys; i++) y[i] = NAN;
+                    k->gemm_panel[wt](n, y, ys, wq, ws, nr, xp, ps, nt);
+                    cases++;
+                    for (int64_t t = 0; t < nt; t++)
+                        for (int64_t r = 0; r < (int64_t)ys; r++) {
+                            float want = NAN;
+                            if (r < nr) k->vec_dot[wt](n, &want, wq + r * ws, xq + t * xs);
+                            /* rows past nr are left alone */
+                            if (memcmp(&y[t * ys + r], &want, sizeof want) != 0 && !(r >= nr && isnan(y[t * ys + r]))) {
+                                if (ok)
+                                    fprintf(stderr, "  %s %s gemm_panel n=%lld nr=%lld nt=%lld (row %lld, token %lld): %g, vec_dot %g\n",
+                                            k->isa, tw->name, (long long)n, (long long)nr, (long long)nt, (long long)r,
+                                            (long long)t, y[t * ys + r], want);
+                                ok = 0;
+                            }
+                        }
+                }
+            free(f); free(wq); free(xq); free(xp); free(y);
+        }
+        CHECKF(ok, "%s %s: gemm_panel == vec_dot for every row and token (%d cases)", k->isa, tw->name, cases);
     }
 }
 
@@ -519,6 +560,7 @@ int main(void) {
         test_block_sensitivity(k);
         test_vec_dot_rows(k);
         test_vec_dot_toks(k);
+        test_gemm_panel(k);
         test_quantize_row(k);
         test_f32_helpers(k);
         test_axpy_f16(k);

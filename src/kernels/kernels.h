@@ -25,6 +25,12 @@ typedef void (*st_vec_dot_rows_fn)(int64_t n, float *s, const void *w, size_t w_
 typedef void (*st_vec_dot_toks_fn)(int64_t n, float *s, size_t s_stride, const void *w, const void *x, size_t x_stride,
                                    int64_t nt);
 
+/* y[t*y_stride + r] = dot(w + r*w_stride bytes, x + t*x_stride bytes) for r < nr
+ * (nr <= ST_PANEL_ROWS) and t < nt, x packed by the table's pack_row. */
+#define ST_PANEL_ROWS 16
+typedef void (*st_gemm_panel_fn)(int64_t n, float *y, size_t y_stride, const void *w, size_t w_stride, int64_t nr,
+                                 const void *x, size_t x_stride, int64_t nt);
+
 typedef struct st_kernels {
     const char *isa;                               /* "scalar", "avx2", "avx512" */
     st_vec_dot_fn vec_dot[ST_TYPE_COUNT];          /* indexed by weight type */
@@ -43,10 +49,11 @@ typedef struct st_kernels {
     st_vec_dot_toks_fn vec_dot_toks[ST_TYPE_COUNT];
     /* Faster still for many tokens, where a table has it (else NULL): the
      * activation rows (in vec_dot_type) are repacked once per matmul by
-     * pack_row into rows of st_packed_row_size bytes, which
-     * vec_dot_toks_packed takes as x. Also bit-identical to vec_dot. */
+     * pack_row into rows of st_packed_row_size bytes, and gemm_panel
+     * multiplies a panel of up to ST_PANEL_ROWS consecutive weight rows with
+     * any number of them. Also bit-identical to vec_dot. */
     void (*pack_row[ST_TYPE_COUNT])(const void *xq, void *xp, int64_t n); /* indexed by weight type */
-    st_vec_dot_toks_fn vec_dot_toks_packed[ST_TYPE_COUNT];
+    st_gemm_panel_fn gemm_panel[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
 } st_kernels;
@@ -58,10 +65,10 @@ typedef struct st_kernels {
         for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \
     }
 
-/* Packed activation row for vec_dot_toks_packed (Q8_0 weights): the n
- * quants made unsigned (q ^ 0x80), then the n/32 block scales as f32; rows
- * padded to 64 bytes. */
-static inline size_t st_packed_row_size(int64_t n) { return ((size_t)n + (size_t)n / 32 * 4 + 63) & ~(size_t)63; }
+/* Packed activation row for gemm_panel (Q8_0 weights): the n quants as they
+ * are, the n/32 block scales as f32, then per block -128 * (sum of its quants)
+ * as int32; rows padded to 64 bytes. */
+static inline size_t st_packed_row_size(int64_t n) { return ((size_t)n + (size_t)n / 32 * 8 + 63) & ~(size_t)63; }
 
 /* Best table for this CPU; ST_ISA=scalar|avx2|avx512 in the environment forces one. */
 const st_kernels *st_kernels_best(void);

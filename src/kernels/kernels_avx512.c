@@ -565,98 +565,256 @@ static inline __attribute__((always_inline)) void toks32(const int kind, const i
         default: break;                                                                                              \
         }                                                                                                            \
     }
-TOKS32(vec_dot_toks_q8_0, K_Q8_0)
 TOKS32(vec_dot_toks_q4_0, K_Q4_0)
 TOKS32(vec_dot_toks_q5_0, K_Q5_0)
 
-/* ---- Q8_0 weights against packed activations (see st_packed_row_size): the
- * per-token work of toks32 (scale gathers, making the quants unsigned) was
- * done once per matmul, so what is left per token and block pair is the
- * integer dot, its conversion, the scale and the accumulation. Same bits as
- * toks32 (the scales are the same f16 values widened exactly). */
+/* ---- Q8_0: one order of operations for every path. A row's value is
+ *   a_j = sum over blocks b = j (mod 8), in block order, of fma((float)dot_b, fl(d_w * d_x)),
+ *   y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)),
+ * where dot_b is the block's exact integer dot. Matrix-vector rows (decode)
+ * compute it with the blocks of a row along the vector lanes; the panel GEMM
+ * (prompts, batches) with sixteen weight rows along the lanes and the
+ * activation broadcast, which needs one vpdpbusd per 4 x 16 products instead
+ * of per-token conversions and scale shuffles for every block pair. The
+ * results are bit-identical, so a token's logits do not depend on the batch. */
+
+/* Sums of the 4-dword quarters of p0..p3: per 128-bit lane L, [P0_L, P1_L, P2_L, P3_L]. */
+static inline __m512i q8_quarters(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
+    const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
+    const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+}
+
+static inline __m256i load32_if(const void *p, int ok) {
+    return ok ? _mm256_loadu_si256((const __m256i *)p) : _mm256_setzero_si256();
+}
+
+/* Up to 8 blocks [i, i+m) of R rows (R = 1, 2); acc lanes: row 0 even residues
+ * (0,2,4,6), row 0 odd (1,3,5,7), row 1 even, row 1 odd. Blocks past m count
+ * as zero (an exact no-op on the accumulators). */
+static inline __attribute__((always_inline)) void q8_group(const int R, const int full, int64_t m, const uint8_t *w, size_t ws,
+                                                            const block_q8_0 *b, int64_t i, const f16_gather *gw,
+                                                            const f16_gather *gy, __m512 *acc) {
+    const int S = (int)sizeof(block_q8_0);
+    const __m512i zero = _mm512_setzero_si512(), c80 = _mm512_set1_epi8((char)0x80);
+    __m512i p[2][4];
+    __m256 sc[2];
+    const __m256 yd = full ? f16_gather8(gy, b + i) : f16_gather8_avail(gy, b + i, m * S);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+        sc[r] = _mm256_mul_ps(yd, full ? f16_gather8(gw, w + r * ws + i * S) : f16_gather8_avail(gw, w + r * ws + i * S, m * S));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const int a0 = full || 2 * k < m, a1 = full || 2 * k + 1 < m;
+        const __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(b[i + 2 * k].qs, a0)),
+                                             load32_if(b[i + 2 * k + 1].qs, a1), 1);
+        const __m512i nycorr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c80, y));
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            const block_q8_0 *a = (const block_q8_0 *)(w + r * ws) + i + 2 * k;
+            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(a[0].qs, a0)), load32_if(a[1].qs, a1), 1);
+            p[r][k] = _mm512_dpbusd_epi32(nycorr, _mm512_xor_si512(q, c80), y);
+        }
+    }
+    const __m512i u0 = q8_quarters(p[0][0], p[0][1], p[0][2], p[0][3]);
+    const __m512i u1 = R == 2 ? q8_quarters(p[1][0], p[1][1], p[1][2], p[1][3]) : u0;
+    /* block 2k's dot is P_k over lanes L0 + L1, block 2k+1's over L2 + L3 */
+    const __m512i v = _mm512_add_epi32(_mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                       _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 sv = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15),
+                                            R == 2 ? _mm512_insertf32x8(_mm512_castps256_ps512(sc[0]), sc[1], 1)
+                                                   : _mm512_zextps256_ps512(sc[0]));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), sv, *acc);
+}
+
+static inline float q8_tree_lanes(const float *l) { return ((l[0] + l[2]) + (l[1] + l[3])) + ((l[4] + l[6]) + (l[5] + l[7])); }
+
+static inline __attribute__((always_inline)) void q8_rows(int64_t n, float *s, const uint8_t *w, size_t ws, const int R,
+                                                           const block_q8_0 *b) {
+    const f16_gather gw = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0), gy = gw;
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) q8_group(R, 1, 8, w, ws, b, i, &gw, &gy, &acc);
+    if (i < nb) q8_group(R, 0, nb - i, w, ws, b, i, &gw, &gy, &acc);
+    float l[16];
+    _mm512_storeu_ps(l, acc);
+    s[0] = q8_tree_lanes(l);
+    if (R == 2) s[1] = q8_tree_lanes(l + 8);
+}
+
+static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { q8_rows(n, s, w, 0, 1, x); }
+
+static void vec_dot_rows_q8_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {
+    const uint8_t *wp = w;
+    int64_t r = 0;
+    for (; r + 2 <= nr; r += 2) q8_rows(n, s + r, wp + r * ws, ws, 2, x);
+    if (r < nr) q8_rows(n, s + r, wp + r * ws, ws, 1, x);
+}
+
+static void vec_dot_toks_q8_0(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
+    for (int64_t t = 0; t < nt; t++) q8_rows(n, s + t * ss, w, 0, 1, (const block_q8_0 *)((const uint8_t *)x + t * xs));
+}
+
+/* Packed activations: quants as they are, f32 scales, -128 * sum(quants) per block. */
 static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
     const block_q8_0 *b = xq;
     const int64_t nb = n / QK8_0;
     uint8_t *q = xp;
     float *d = (float *)(q + n);
+    int32_t *c = (int32_t *)(d + nb);
     for (int64_t i = 0; i < nb; i++) {
-        _mm256_storeu_si256((__m256i *)(q + i * QK8_0),
-                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_set1_epi8((char)0x80)));
+        memcpy(q + i * QK8_0, b[i].qs, QK8_0);
         d[i] = h2f(b[i].d);
+        int sum = 0;
+        for (int j = 0; j < QK8_0; j++) sum += b[i].qs[j];
+        c[i] = -128 * sum;
     }
 }
 
-static inline __attribute__((always_inline)) void toks32p(const int T, int64_t n, float *s, size_t ss, const uint8_t *w,
-                                                           const uint8_t *x, size_t xs) {
+/* Blocks repacked at once (576 bytes each: 8 vectors of quants, 16 scales): 90 KiB, in L2. */
+#define Q8_CHUNK 160
+/* Tokens whose accumulators are kept across chunks when a row has more blocks than a chunk. */
+#define Q8_TOK_GROUP 32
+
+/* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's quants 4g..4g+3,
+ * made unsigned (q ^ 0x80), and o[8] = the rows' scales as f32: a 16 x 8
+ * dword transpose in three rounds of two-source permutes. */
+static inline __attribute__((always_inline)) void q8_repack(const int full, const uint8_t *w, size_t ws, int64_t nr, int64_t b,
+                                                            __m512i rowoff, __m512i *o) {
+    static const int32_t i1[2][16] __attribute__((aligned(64))) = {
+        {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
+        {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31}};
+    static const int32_t i2[2][16] __attribute__((aligned(64))) = {
+        {0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23},
+        {8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}};
     const int S = (int)sizeof(block_q8_0);
-    const f16_gather gw = f16_gather_plan(&g_q8_0_d, S, 0);
-    const pair_idx pi = pair_idx_make();
-    const int64_t nb = n / QK8_0;
-    const __m512i zero = _mm512_setzero_si512(), c80 = _mm512_set1_epi8((char)0x80);
-    __m512 acc0[4], acc1[4], sc[4];
-    for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
-#define XQ(t, blk) (x + (size_t)(t) * xs + (size_t)(blk) * QK8_0)
-#define XD(t) ((const float *)(x + (size_t)(t) * xs + (size_t)n))
-#define PSTEP(k, acc)                                                                                    \
-    do {                                                                                                 \
-        const block_q8_0 *a_ = (const block_q8_0 *)(w + (i + 2 * (k)) * S);                               \
-        const __m512i q_ = load2x32(a_[0].qs, a_[1].qs);                                                  \
-        const __m512i corr_ = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c80, q_));                 \
-        for (int t = 0; t < T; t++) {                                                                    \
-            const __m512i p_ = _mm512_dpbusd_epi32(corr_, _mm512_loadu_si512(XQ(t, i + 2 * (k))), q_);     \
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p_), pair_scale(pi, sc[t], k), acc[t]);           \
-        }                                                                                                \
-    } while (0)
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        const __m256 wd = f16_gather8(&gw, w + i * S);
-        for (int t = 0; t < T; t++) sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_loadu_ps(XD(t) + i), wd));
-        PSTEP(0, acc0);
-        PSTEP(1, acc1);
-        PSTEP(2, acc0);
-        PSTEP(3, acc1);
+    const uint8_t *base = w + b * S;
+    const __m512i c80 = _mm512_set1_epi8((char)0x80);
+    __m512i z[8], t[4][2], u[2][2][2];
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; p++)
+        z[p] = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(base + (2 * p) * ws + 2, full || 2 * p < nr)),
+                                  load32_if(base + (2 * p + 1) * ws + 2, full || 2 * p + 1 < nr), 1);
+    const __m512i a0 = _mm512_load_si512(i1[0]), a1 = _mm512_load_si512(i1[1]);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) { /* rows 4q..4q+3: [dword g][row] for g in 0..3 and 4..7 */
+        t[q][0] = _mm512_permutex2var_epi32(z[2 * q], a0, z[2 * q + 1]);
+        t[q][1] = _mm512_permutex2var_epi32(z[2 * q], a1, z[2 * q + 1]);
     }
-    const int64_t g = (nb - i) & ~(int64_t)1;
-    if (g) {
-        const __m256 wd = f16_gather8_avail(&gw, w + i * S, g * S);
-        for (int t = 0; t < T; t++)
-            sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_maskz_loadu_ps((__mmask8)((1u << g) - 1), XD(t) + i), wd));
-        for (int k = 0; k < g / 2; k++) PSTEP(k, acc0);
-        i += g;
-    }
-    for (int t = 0; t < T; t++) {
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
-        if (i < nb) { /* a lone last block, as st_vec_dot_q8_0_scalar computes it */
-            block_q8_0 yb; /* back to the plain block (the f16 scale round-trips exactly) */
-            yb.d = _cvtss_sh(XD(t)[i], 0);
-            for (int j = 0; j < QK8_0; j++) yb.qs[j] = (int8_t)(XQ(t, i)[j] ^ 0x80);
-            float u;
-            st_vec_dot_q8_0_scalar(QK8_0, &u, w + i * S, &yb);
-            sum += u;
+    const __m512i b0 = _mm512_load_si512(i2[0]), b1 = _mm512_load_si512(i2[1]);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; q++) { /* rows 8q..8q+7: [dword][row] for two dwords each */
+            u[h][q][0] = _mm512_permutex2var_epi32(t[2 * q][h], b0, t[2 * q + 1][h]);
+            u[h][q][1] = _mm512_permutex2var_epi32(t[2 * q][h], b1, t[2 * q + 1][h]);
         }
-        s[t * ss] = sum;
-    }
-#undef XQ
-#undef XD
-#undef PSTEP
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+        for (int e = 0; e < 2; e++) {
+            o[4 * h + 2 * e] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(1, 0, 1, 0)), c80);
+            o[4 * h + 2 * e + 1] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(3, 2, 3, 2)), c80);
+        }
+    const __m512i dd = full ? _mm512_i32gather_epi32(rowoff, base, 1)
+                            : _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)((1u << nr) - 1), rowoff, base, 1);
+    o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd)));
 }
 
-static void vec_dot_toks_packed_q8_0(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
-    const uint8_t *xp = x;
-    int64_t t = 0;
-    for (; t + 4 <= nt; t += 4) toks32p(4, n, s + t * ss, ss, w, xp + t * xs, xs);
-    switch (nt - t) {
-    case 3: toks32p(3, n, s + t * ss, ss, w, xp + t * xs, xs); break;
-    case 2: toks32p(2, n, s + t * ss, ss, w, xp + t * xs, xs); break;
-    case 1: toks32p(1, n, s + t * ss, ss, w, xp + t * xs, xs); break;
-    default: break;
+/* Repack blocks [c0, c0 + cn) of a panel into buf, prefetching the next panel
+ * (the rows right after this one: callers stream panels in order) a slice per
+ * block, so that the requests never pile up. */
+static void q8_repack_chunk(const uint8_t *w, size_t ws, int64_t nr, int64_t c0, int64_t cn, __m512i *buf) {
+    const __m512i rowoff = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32((int)ws));
+    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws + c0 * (int64_t)sizeof(block_q8_0);
+    const size_t span = (size_t)ST_PANEL_ROWS * ws; /* the next panel, as one range */
+    size_t pf = 0;
+    for (int64_t b = 0; b < cn; b++) {
+        const size_t upto = span * (size_t)(b + 1) / (size_t)cn;
+        for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_NTA);
+        if (nr == ST_PANEL_ROWS) q8_repack(1, w, ws, nr, c0 + b, rowoff, buf + b * 9);
+        else q8_repack(0, w, ws, nr, c0 + b, rowoff, buf + b * 9);
     }
 }
 
-static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q8_0, n, s, w, 0, 1, x); }
+static inline int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* acc += block bj of the chunk (repacked o) for one token. */
+static inline __attribute__((always_inline)) __m512 q8_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
+                                                                    __m512 acc) {
+    __m512i i0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(xc), o[0], _mm512_set1_epi32(load_i32(x)));
+    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), o[1], _mm512_set1_epi32(load_i32(x + 4)));
+    i0 = _mm512_dpbusd_epi32(i0, o[2], _mm512_set1_epi32(load_i32(x + 8)));
+    i1 = _mm512_dpbusd_epi32(i1, o[3], _mm512_set1_epi32(load_i32(x + 12)));
+    i0 = _mm512_dpbusd_epi32(i0, o[4], _mm512_set1_epi32(load_i32(x + 16)));
+    i1 = _mm512_dpbusd_epi32(i1, o[5], _mm512_set1_epi32(load_i32(x + 20)));
+    i0 = _mm512_dpbusd_epi32(i0, o[6], _mm512_set1_epi32(load_i32(x + 24)));
+    i1 = _mm512_dpbusd_epi32(i1, o[7], _mm512_set1_epi32(load_i32(x + 28)));
+    const __m512 sc = _mm512_mul_ps(_mm512_castsi512_ps(o[8]), _mm512_set1_ps(xd));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), sc, acc);
+}
+
+/* One token against repacked blocks [0, nblk) of a chunk (nblk a multiple of 8
+ * except at the row's end): acc[j] takes the blocks = j (mod 8). */
+static inline void q8_panel_token(const __m512i *buf, int64_t nblk, const uint8_t *xq, const float *xd, const int32_t *xc,
+                                  __m512 *acc) {
+    __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+    int64_t bb = 0;
+#define Q8B(j, a) a = q8_panel_block(buf + (bb + (j)) * 9, xq + (bb + (j)) * QK8_0, xd[bb + (j)], xc[bb + (j)], a)
+    for (; bb + 8 <= nblk; bb += 8) {
+        Q8B(0, a0); Q8B(1, a1); Q8B(2, a2); Q8B(3, a3); Q8B(4, a4); Q8B(5, a5); Q8B(6, a6); Q8B(7, a7);
+    }
+    const int64_t m = nblk - bb;
+    if (m > 0) Q8B(0, a0);
+    if (m > 1) Q8B(1, a1);
+    if (m > 2) Q8B(2, a2);
+    if (m > 3) Q8B(3, a3);
+    if (m > 4) Q8B(4, a4);
+    if (m > 5) Q8B(5, a5);
+    if (m > 6) Q8B(6, a6);
+#undef Q8B
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+}
+
+static void gemm_panel_q8_0(int64_t n, float *y, size_t ys, const void *wv, size_t ws, int64_t nr, const void *xv, size_t xs,
+                            int64_t nt) {
+    const uint8_t *w = wv, *x = xv;
+    const int64_t nb = n / QK8_0;
+    __m512i buf[Q8_CHUNK * 9];
+    __m512 accm[Q8_TOK_GROUP][8];
+    const int single = nb <= Q8_CHUNK;
+    for (int64_t t0 = 0; t0 < nt; t0 += Q8_TOK_GROUP) {
+        const int64_t tn = nt - t0 < Q8_TOK_GROUP ? nt - t0 : Q8_TOK_GROUP;
+        for (int64_t c0 = 0; c0 < nb; c0 += Q8_CHUNK) {
+            const int64_t cn = nb - c0 < Q8_CHUNK ? nb - c0 : Q8_CHUNK;
+            if (!single || t0 == 0) q8_repack_chunk(w, ws, nr, c0, cn, buf);
+            for (int64_t t = 0; t < tn; t++) {
+                const uint8_t *xr = x + (size_t)(t0 + t) * xs;
+                const float *xd = (const float *)(xr + n);
+                const int32_t *xc = (const int32_t *)(xd + nb);
+                __m512 acc[8];
+                for (int j = 0; j < 8; j++) acc[j] = c0 ? accm[t][j] : _mm512_setzero_ps();
+                q8_panel_token(buf, cn, xr + c0 * QK8_0, xd + c0, xc + c0, acc);
+                if (c0 + cn < nb) {
+                    for (int j = 0; j < 8; j++) accm[t][j] = acc[j];
+                    continue;
+                }
+                const __m512 tot = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[4]), _mm512_add_ps(acc[2], acc[6])),
+                                                 _mm512_add_ps(_mm512_add_ps(acc[1], acc[5]), _mm512_add_ps(acc[3], acc[7])));
+                _mm512_mask_storeu_ps(y + (t0 + t) * ys, (__mmask16)((1u << nr) - 1), tot);
+            }
+        }
+    }
+}
+
 static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q4_0, n, s, w, 0, 1, x); }
 static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q5_0, n, s, w, 0, 1, x); }
-static void vec_dot_rows_q8_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q8_0, n, s, w, ws, nr, x); }
 static void vec_dot_rows_q4_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q4_0, n, s, w, ws, nr, x); }
 static void vec_dot_rows_q5_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q5_0, n, s, w, ws, nr, x); }
 
@@ -1023,7 +1181,7 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
     .pack_row = {[ST_TYPE_Q8_0] = pack_row_q8_0},
-    .vec_dot_toks_packed = {[ST_TYPE_Q8_0] = vec_dot_toks_packed_q8_0},
+    .gemm_panel = {[ST_TYPE_Q8_0] = gemm_panel_q8_0},
     .vec_dot_toks = {
         [ST_TYPE_F32] = vec_dot_toks_f32,
         [ST_TYPE_F16] = vec_dot_toks_f16,

@@ -20,6 +20,7 @@ typedef struct mm_task {
     st_vec_dot_fn dot;
     st_vec_dot_rows_fn dot_rows; /* may be NULL */
     st_vec_dot_toks_fn dot_toks; /* may be NULL */
+    st_gemm_panel_fn gemm;       /* with packed activations; may be NULL */
     const uint8_t *W;
     size_t w_row;           /* bytes per weight row */
     int64_t rows, cols, n_tok;
@@ -80,7 +81,33 @@ static inline void mm_toks_rows(const mm_task *t, int64_t r0, int64_t r1) {
     }
 }
 
+#ifndef GEMM_PF_HINT
+#define GEMM_PF_HINT 0
+#endif
+#ifndef GEMM_PF_PANELS
+#define GEMM_PF_PANELS 1
+#endif
+
+/* Rows [r0, r1) by panels of ST_PANEL_ROWS against every token (packed
+ * activations). A panel's rows are contiguous; the next one is prefetched
+ * while this one is multiplied, so the weights stream once per call. */
+static void mm_gemm_rows(const mm_task *t, int64_t r0, int64_t r1) {
+    const uint8_t *end = t->W + (size_t)r1 * t->w_row;
+    const size_t panel = (size_t)ST_PANEL_ROWS * t->w_row;
+    /* the first panel now, then each step asks for the one GEMM_PF_PANELS ahead */
+    for (const uint8_t *q = t->W + (size_t)r0 * t->w_row; q < t->W + (size_t)r0 * t->w_row + GEMM_PF_PANELS * panel && q < end; q += 64)
+        __builtin_prefetch(q, 0, GEMM_PF_HINT);
+    for (int64_t r = r0; r < r1; r += ST_PANEL_ROWS) {
+        const int64_t re = r + ST_PANEL_ROWS < r1 ? r + ST_PANEL_ROWS : r1;
+        t->gemm(t->cols, t->y + r, (size_t)t->rows, t->W + (size_t)r * t->w_row, t->w_row, re - r, t->xq, t->x_row, t->n_tok);
+    }
+}
+
 static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
+    if (t->gemm) {
+        mm_gemm_rows(t, r0, r1);
+        return;
+    }
     /* Decode, alone or a few sequences together: the weights come from DRAM
      * once per call, so the call is a stream; with a few tokens each row is
      * used for all of them while it is in L1. */
@@ -187,14 +214,14 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
         t.q_blck = tv->blck_size;
         t.q_bsize = tv->type_size;
         t.q_blocks = cols / tv->blck_size * n_tok;
-        if (n_tok > 1 && k->vec_dot_toks_packed[wtype] && k->pack_row[wtype] && wtype == ST_TYPE_Q8_0) {
+        if (n_tok > 1 && k->gemm_panel[wtype] && k->pack_row[wtype] && wtype == ST_TYPE_Q8_0) {
             t.pack = k->pack_row[wtype];
             t.xq_plain = scratch;
             t.xq_plain_row = t.x_row;
             uintptr_t p = (uintptr_t)((uint8_t *)scratch + (size_t)n_tok * t.x_row);
             t.xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
             t.x_row = st_packed_row_size(cols);
-            t.dot_toks = k->vec_dot_toks_packed[wtype];
+            t.gemm = k->gemm_panel[wtype];
         }
     }
     /* Enough chunks for balancing (8 per thread), few enough that the shared

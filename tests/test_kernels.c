@@ -444,7 +444,7 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                 const size_t ss = st_matmul_scratch_size(wt, cols, nt);
                 CHECK(ss == (vt == ST_TYPE_F32 ? 0
                                                : (size_t)nt * st_row_size(vt, cols) +
-                                                     (wt == ST_TYPE_Q8_0 && nt > 1 ? (size_t)nt * st_packed_row_size(cols) + 64 : 0)));
+                                                     (vt == ST_TYPE_Q8_0 && nt > 1 ? (size_t)nt * st_packed_row_size(cols) + 64 : 0)));
                 void *scratch = ss ? malloc(ss) : NULL;
                 float *y = malloc(nt * rows * sizeof(float)), *y1 = malloc(nt * rows * sizeof(float));
                 for (int th = 1; th <= 2; th++) {

@@ -354,10 +354,7 @@ static inline __m512i q5_pair(const uint8_t *qs0, const uint8_t *qh0, const uint
     return _mm512_mask_add_epi8(q, (__mmask64)((uint64_t)h1 << 32 | h0), q, _mm512_set1_epi8(16));
 }
 
-/* ---- Q8_0, Q4_0, Q5_0 against Q8_0 activations, one or two weight rows at a
- * time: the activation loads, scale gathers and offset sums are shared by
- * both rows. One body serves both, so a row gets bit-identical results
- * whichever way it is computed. */
+/* ---- Q8_0, Q4_0, Q5_0 against Q8_0 activations (below) */
 enum { K_Q8_0, K_Q4_0, K_Q5_0 };
 
 /* Loads of a final partial group are masked to the bytes that exist (masked-off
@@ -378,197 +375,9 @@ static inline __m256 f16_gather8_avail(const f16_gather *g, const void *blocks, 
     return _mm256_cvtph_ps(_mm512_castsi512_si128(r));
 }
 
-/* Integer dot of one weight block pair with activation pair y, per vpdpbusd
- * lane. vpdpbusd multiplies unsigned by signed bytes, so the weights are made
- * unsigned by an offset (Q8_0: q+128, as q^0x80; Q4_0: q+8 and Q5_0: q+16 are
- * the stored values) and the offset's share, off*sum(y), is the accumulator's
- * start value nycorr = -off*sum(y), computed once per activation pair. */
-static inline __attribute__((always_inline)) __m512i pair_dot(const int kind, const uint8_t *wp, __m512i y, __m512i nycorr) {
-    __m512i q;
-    if (kind == K_Q8_0) {
-        const block_q8_0 *a = (const block_q8_0 *)wp;
-        q = _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), _mm512_set1_epi8((char)0x80));
-    } else if (kind == K_Q4_0) {
-        const block_q4_0 *a = (const block_q4_0 *)wp;
-        q = nibbles2x32(a[0].qs, a[1].qs);
-    } else {
-        const block_q5_0 *a = (const block_q5_0 *)wp;
-        q = q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh);
-    }
-    return _mm512_dpbusd_epi32(nycorr, q, y);
-}
 
-/* Block pair k of a group starting at block i, for R rows: acc[r] += p * scale. */
-static inline __attribute__((always_inline)) void pair_step(const int kind, const int R, const int S, const uint8_t *w, size_t ws,
-                                                             const block_q8_0 *b, int64_t i, int k, const __m512 *sc,
-                                                             const pair_idx *pi, __m512 *acc) {
-    const block_q8_0 *yb = b + i + 2 * k;
-    const __m512i y = load2x32(yb[0].qs, yb[1].qs);
-    const __m512i off = _mm512_set1_epi8((char)(kind == K_Q8_0 ? 128 : kind == K_Q4_0 ? 8 : 16));
-    const __m512i nycorr = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++) {
-        const __m512i p = pair_dot(kind, w + r * ws + (i + 2 * k) * S, y, nycorr);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[r], k), acc[r]);
-    }
-}
-
-static inline __attribute__((always_inline)) void rows32(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
-                                                          const int R, const block_q8_0 *b) {
-    const int S = kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
-    const f16_gather_tab *tab = kind == K_Q8_0 ? &g_q8_0_d : kind == K_Q4_0 ? &g_q4_0_d : &g_q5_0_d;
-    const f16_gather gw = f16_gather_plan(tab, S, 0), gy = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0);
-    const pair_idx pi = pair_idx_make();
-    const int64_t nb = n / QK8_0;
-    /* two accumulators per row so consecutive FMAs do not wait on each other */
-    __m512 acc0[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, acc1[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    __m512 sc[2];
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        const __m256 yd = f16_gather8(&gy, b + i);
-        #pragma GCC unroll 2
-        for (int r = 0; r < R; r++) sc[r] = _mm512_castps256_ps512(_mm256_mul_ps(yd, f16_gather8(&gw, w + r * ws + i * S)));
-        pair_step(kind, R, S, w, ws, b, i, 0, sc, &pi, acc0);
-        pair_step(kind, R, S, w, ws, b, i, 1, sc, &pi, acc1);
-        pair_step(kind, R, S, w, ws, b, i, 2, sc, &pi, acc0);
-        pair_step(kind, R, S, w, ws, b, i, 3, sc, &pi, acc1);
-    }
-    const int64_t g = (nb - i) & ~(int64_t)1; /* blocks left in pairs: a partial group */
-    if (g) {
-        const __m256 yd = f16_gather8_avail(&gy, b + i, g * (int64_t)sizeof(block_q8_0));
-        #pragma GCC unroll 2
-        for (int r = 0; r < R; r++) sc[r] = _mm512_castps256_ps512(_mm256_mul_ps(yd, f16_gather8_avail(&gw, w + r * ws + i * S, g * S)));
-        for (int k = 0; k < g / 2; k++) pair_step(kind, R, S, w, ws, b, i, k, sc, &pi, acc0);
-        i += g;
-    }
-    #pragma GCC unroll 2
-    for (int r = 0; r < R; r++) {
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
-        if (i < nb) { /* a lone last block */
-            const void *wb = w + r * ws + i * S;
-            float t;
-            if (kind == K_Q8_0) st_vec_dot_q8_0_scalar(QK8_0, &t, wb, b + i);
-            else if (kind == K_Q4_0) st_vec_dot_q4_0_scalar(QK4_0, &t, wb, b + i);
-            else st_vec_dot_q5_0_scalar(QK5_0, &t, wb, b + i);
-            sum += t;
-        }
-        s[r] = sum;
-    }
-}
-
-static inline __attribute__((always_inline)) void rows32_all(const int kind, int64_t n, float *s, const void *w, size_t ws,
-                                                              int64_t nr, const void *x) {
-    const uint8_t *wp = w;
-    int64_t r = 0;
-    for (; r + 2 <= nr; r += 2) rows32(kind, n, s + r, wp + r * ws, ws, 2, x);
-    if (r < nr) rows32(kind, n, s + r, wp + r * ws, ws, 1, x);
-}
-
-/* ---- the same types, one weight row against T <= 4 activation rows: the
- * row's blocks are loaded and unpacked once for all T, which is what a prompt
- * or a batch of sequences needs (a weight pair then serves T products instead
- * of one). Each token's result is bit-identical to rows32 with R = 1: the same
- * scale products, the same exact integer dots, the same accumulation order.
- * For Q8_0 the operands swap roles: activations are made unsigned (y^0x80 =
- * y+128) and the offset's share, 128*sum(w), is taken once per weight pair
- * instead of once per token; the integer dot is the same. */
-static inline __attribute__((always_inline)) void toks_pair(const int kind, const int T, const uint8_t *w, const int S,
-                                                             const uint8_t *x, size_t xs, int64_t i, int k,
-                                                             const __m512 *sc, const pair_idx *pi, __m512 *acc) {
-    const uint8_t *wp = w + (i + 2 * k) * S;
-    const __m512i zero = _mm512_setzero_si512();
-    if (kind == K_Q8_0) {
-        const block_q8_0 *a = (const block_q8_0 *)wp;
-        const __m512i q = load2x32(a[0].qs, a[1].qs);
-        const __m512i corr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), q));
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const block_q8_0 *yb = (const block_q8_0 *)(x + (size_t)t * xs) + i + 2 * k;
-            const __m512i yu = _mm512_xor_si512(load2x32(yb[0].qs, yb[1].qs), _mm512_set1_epi8((char)0x80));
-            const __m512i p = _mm512_dpbusd_epi32(corr, yu, q);
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[t], k), acc[t]);
-        }
-    } else {
-        __m512i q;
-        if (kind == K_Q4_0) {
-            const block_q4_0 *a = (const block_q4_0 *)wp;
-            q = nibbles2x32(a[0].qs, a[1].qs);
-        } else {
-            const block_q5_0 *a = (const block_q5_0 *)wp;
-            q = q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh);
-        }
-        const __m512i off = _mm512_set1_epi8((char)(kind == K_Q4_0 ? 8 : 16));
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const block_q8_0 *yb = (const block_q8_0 *)(x + (size_t)t * xs) + i + 2 * k;
-            const __m512i y = load2x32(yb[0].qs, yb[1].qs);
-            const __m512i nycorr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
-            const __m512i p = _mm512_dpbusd_epi32(nycorr, q, y);
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scale(*pi, sc[t], k), acc[t]);
-        }
-    }
-}
-
-static inline __attribute__((always_inline)) void toks32(const int kind, const int T, int64_t n, float *s, size_t ss,
-                                                          const uint8_t *w, const uint8_t *x, size_t xs) {
-    const int S = kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
-    const f16_gather_tab *tab = kind == K_Q8_0 ? &g_q8_0_d : kind == K_Q4_0 ? &g_q4_0_d : &g_q5_0_d;
-    const f16_gather gw = f16_gather_plan(tab, S, 0), gy = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0);
-    const pair_idx pi = pair_idx_make();
-    const int64_t nb = n / QK8_0;
-    __m512 acc0[4], acc1[4], sc[4];
-    for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        const __m256 wd = f16_gather8(&gw, w + i * S);
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(f16_gather8(&gy, (const block_q8_0 *)(x + (size_t)t * xs) + i), wd));
-        toks_pair(kind, T, w, S, x, xs, i, 0, sc, &pi, acc0);
-        toks_pair(kind, T, w, S, x, xs, i, 1, sc, &pi, acc1);
-        toks_pair(kind, T, w, S, x, xs, i, 2, sc, &pi, acc0);
-        toks_pair(kind, T, w, S, x, xs, i, 3, sc, &pi, acc1);
-    }
-    const int64_t g = (nb - i) & ~(int64_t)1;
-    if (g) {
-        const __m256 wd = f16_gather8_avail(&gw, w + i * S, g * S);
-        for (int t = 0; t < T; t++)
-            sc[t] = _mm512_castps256_ps512(_mm256_mul_ps(
-                f16_gather8_avail(&gy, (const block_q8_0 *)(x + (size_t)t * xs) + i, g * (int64_t)sizeof(block_q8_0)), wd));
-        for (int k = 0; k < g / 2; k++) toks_pair(kind, T, w, S, x, xs, i, k, sc, &pi, acc0);
-        i += g;
-    }
-    for (int t = 0; t < T; t++) {
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
-        if (i < nb) {
-            const void *wb = w + i * S;
-            const block_q8_0 *yb = (const block_q8_0 *)(x + (size_t)t * xs) + i;
-            float u;
-            if (kind == K_Q8_0) st_vec_dot_q8_0_scalar(QK8_0, &u, wb, yb);
-            else if (kind == K_Q4_0) st_vec_dot_q4_0_scalar(QK4_0, &u, wb, yb);
-            else st_vec_dot_q5_0_scalar(QK5_0, &u, wb, yb);
-            sum += u;
-        }
-        s[t * ss] = sum;
-    }
-}
-
-#define TOKS32(name, kind)                                                                                               \
-    static void name(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {         \
-        const uint8_t *xp = x;                                                                                       \
-        int64_t t = 0;                                                                                               \
-        for (; t + 4 <= nt; t += 4) toks32(kind, 4, n, s + t * ss, ss, w, xp + t * xs, xs);                          \
-        switch (nt - t) {                                                                                            \
-        case 3: toks32(kind, 3, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                       \
-        case 2: toks32(kind, 2, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                       \
-        case 1: toks32(kind, 1, n, s + t * ss, ss, w, xp + t * xs, xs); break;                                       \
-        default: break;                                                                                              \
-        }                                                                                                            \
-    }
-TOKS32(vec_dot_toks_q4_0, K_Q4_0)
-TOKS32(vec_dot_toks_q5_0, K_Q5_0)
-
-/* ---- Q8_0: one order of operations for every path. A row's value is
+/* ---- Q8_0, Q4_0 and Q5_0 weights: one order of operations for every path.
+ * A row's value is
  *   a_j = sum over blocks b = j (mod 8), in block order, of fma((float)dot_b, fl(d_w * d_x)),
  *   y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)),
  * where dot_b is the block's exact integer dot. Matrix-vector rows (decode)
@@ -576,7 +385,27 @@ TOKS32(vec_dot_toks_q5_0, K_Q5_0)
  * (prompts, batches) with sixteen weight rows along the lanes and the
  * activation broadcast, which needs one vpdpbusd per 4 x 16 products instead
  * of per-token conversions and scale shuffles for every block pair. The
- * results are bit-identical, so a token's logits do not depend on the batch. */
+ * results are bit-identical, so a token's logits do not depend on the batch.
+ * vpdpbusd multiplies unsigned by signed bytes: weights enter as w + off
+ * (Q8_0: q ^ 0x80 = q + 128; Q4_0, Q5_0: the stored q = w + 8, w + 16) and
+ * the offset's share, off * sum(x), is taken back exactly. */
+
+static inline int q0_size(const int kind) {
+    return kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
+}
+static inline const f16_gather_tab *q0_dtab(const int kind) {
+    return kind == K_Q8_0 ? &g_q8_0_d : kind == K_Q4_0 ? &g_q4_0_d : &g_q5_0_d;
+}
+
+/* Weights of block p0 then block p1 (any rows) as unsigned bytes, w + off. */
+static inline __attribute__((always_inline)) __m512i q0_pair(const int kind, const uint8_t *p0, const uint8_t *p1) {
+    if (kind == K_Q8_0)
+        return _mm512_xor_si512(load2x32(((const block_q8_0 *)p0)->qs, ((const block_q8_0 *)p1)->qs), _mm512_set1_epi8((char)0x80));
+    if (kind == K_Q4_0) return nibbles2x32(((const block_q4_0 *)p0)->qs, ((const block_q4_0 *)p1)->qs);
+    const block_q5_0 *a = (const block_q5_0 *)p0, *b = (const block_q5_0 *)p1;
+    return q5_pair(a->qs, a->qh, b->qs, b->qh);
+}
+static inline int q0_off(const int kind) { return kind == K_Q8_0 ? 128 : kind == K_Q4_0 ? 8 : 16; }
 
 /* Sums of the 4-dword quarters of p0..p3: per 128-bit lane L, [P0_L, P1_L, P2_L, P3_L]. */
 static inline __m512i q8_quarters(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
@@ -590,16 +419,17 @@ static inline __m256i load32_if(const void *p, int ok) {
 }
 
 /* Up to 8 blocks [i, i+m) of R rows (R = 1, 2); acc lanes: row 0 even residues
- * (0,2,4,6), row 0 odd (1,3,5,7), row 1 even, row 1 odd. Blocks past m count
- * as zero (an exact no-op on the accumulators). */
-static inline __attribute__((always_inline)) void q8_group(const int R, const int full, int64_t m, const uint8_t *w, size_t ws,
-                                                            const block_q8_0 *b, int64_t i, const f16_gather *gw,
-                                                            const f16_gather *gy, __m512 *acc) {
-    const int S = (int)sizeof(block_q8_0);
-    const __m512i zero = _mm512_setzero_si512(), c80 = _mm512_set1_epi8((char)0x80);
+ * (0,2,4,6), row 0 odd (1,3,5,7), row 1 even, row 1 odd. Blocks past m have
+ * zero activations and scales (an exact no-op on the accumulators); their
+ * weights are read from block i, which exists. */
+static inline __attribute__((always_inline)) void q0_group(const int kind, const int R, const int full, int64_t m,
+                                                            const uint8_t *w, size_t ws, const block_q8_0 *b, int64_t i,
+                                                            const f16_gather *gw, const f16_gather *gy, __m512 *acc) {
+    const int S = q0_size(kind);
+    const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8((char)q0_off(kind));
     __m512i p[2][4];
     __m256 sc[2];
-    const __m256 yd = full ? f16_gather8(gy, b + i) : f16_gather8_avail(gy, b + i, m * S);
+    const __m256 yd = full ? f16_gather8(gy, b + i) : f16_gather8_avail(gy, b + i, m * (int64_t)sizeof(block_q8_0));
 #pragma GCC unroll 2
     for (int r = 0; r < R; r++)
         sc[r] = _mm256_mul_ps(yd, full ? f16_gather8(gw, w + r * ws + i * S) : f16_gather8_avail(gw, w + r * ws + i * S, m * S));
@@ -608,12 +438,11 @@ static inline __attribute__((always_inline)) void q8_group(const int R, const in
         const int a0 = full || 2 * k < m, a1 = full || 2 * k + 1 < m;
         const __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(b[i + 2 * k].qs, a0)),
                                              load32_if(b[i + 2 * k + 1].qs, a1), 1);
-        const __m512i nycorr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c80, y));
+        const __m512i nycorr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
 #pragma GCC unroll 2
         for (int r = 0; r < R; r++) {
-            const block_q8_0 *a = (const block_q8_0 *)(w + r * ws) + i + 2 * k;
-            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(a[0].qs, a0)), load32_if(a[1].qs, a1), 1);
-            p[r][k] = _mm512_dpbusd_epi32(nycorr, _mm512_xor_si512(q, c80), y);
+            const uint8_t *row = w + r * ws + i * S;
+            p[r][k] = _mm512_dpbusd_epi32(nycorr, q0_pair(kind, row + (a0 ? 2 * k : 0) * S, row + (a1 ? 2 * k + 1 : 0) * S), y);
         }
     }
     const __m512i u0 = q8_quarters(p[0][0], p[0][1], p[0][2], p[0][3]);
@@ -629,32 +458,35 @@ static inline __attribute__((always_inline)) void q8_group(const int R, const in
 
 static inline float q8_tree_lanes(const float *l) { return ((l[0] + l[2]) + (l[1] + l[3])) + ((l[4] + l[6]) + (l[5] + l[7])); }
 
-static inline __attribute__((always_inline)) void q8_rows(int64_t n, float *s, const uint8_t *w, size_t ws, const int R,
-                                                           const block_q8_0 *b) {
-    const f16_gather gw = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0), gy = gw;
+static inline __attribute__((always_inline)) void q0_rows(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
+                                                           const int R, const block_q8_0 *b) {
+    const f16_gather gw = f16_gather_plan(q0_dtab(kind), q0_size(kind), 0), gy = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0);
     const int64_t nb = n / QK8_0;
     __m512 acc = _mm512_setzero_ps();
     int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) q8_group(R, 1, 8, w, ws, b, i, &gw, &gy, &acc);
-    if (i < nb) q8_group(R, 0, nb - i, w, ws, b, i, &gw, &gy, &acc);
+    for (; i + 8 <= nb; i += 8) q0_group(kind, R, 1, 8, w, ws, b, i, &gw, &gy, &acc);
+    if (i < nb) q0_group(kind, R, 0, nb - i, w, ws, b, i, &gw, &gy, &acc);
     float l[16];
     _mm512_storeu_ps(l, acc);
     s[0] = q8_tree_lanes(l);
     if (R == 2) s[1] = q8_tree_lanes(l + 8);
 }
 
-static void vec_dot_q8_0(int64_t n, float *s, const void *w, const void *x) { q8_rows(n, s, w, 0, 1, x); }
-
-static void vec_dot_rows_q8_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {
-    const uint8_t *wp = w;
-    int64_t r = 0;
-    for (; r + 2 <= nr; r += 2) q8_rows(n, s + r, wp + r * ws, ws, 2, x);
-    if (r < nr) q8_rows(n, s + r, wp + r * ws, ws, 1, x);
-}
-
-static void vec_dot_toks_q8_0(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
-    for (int64_t t = 0; t < nt; t++) q8_rows(n, s + t * ss, w, 0, 1, (const block_q8_0 *)((const uint8_t *)x + t * xs));
-}
+#define Q0_ROWS(sfx, kind)                                                                                              \
+    static void vec_dot_##sfx(int64_t n, float *s, const void *w, const void *x) { q0_rows(kind, n, s, w, 0, 1, x); } \
+    static void vec_dot_rows_##sfx(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {        \
+        const uint8_t *wp = w;                                                                                      \
+        int64_t r = 0;                                                                                              \
+        for (; r + 2 <= nr; r += 2) q0_rows(kind, n, s + r, wp + r * ws, ws, 2, x);                                 \
+        if (r < nr) q0_rows(kind, n, s + r, wp + r * ws, ws, 1, x);                                                 \
+    }                                                                                                               \
+    static void vec_dot_toks_##sfx(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) { \
+        for (int64_t t = 0; t < nt; t++)                                                                            \
+            q0_rows(kind, n, s + t * ss, w, 0, 1, (const block_q8_0 *)((const uint8_t *)x + t * xs));               \
+    }
+Q0_ROWS(q8_0, K_Q8_0)
+Q0_ROWS(q4_0, K_Q4_0)
+Q0_ROWS(q5_0, K_Q5_0)
 
 /* Packed activations: quants as they are, f32 scales, -128 * sum(quants) per block. */
 static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
@@ -677,25 +509,27 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
 /* Tokens whose accumulators are kept across chunks when a row has more blocks than a chunk. */
 #define Q8_TOK_GROUP 32
 
-/* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's quants 4g..4g+3,
- * made unsigned (q ^ 0x80), and o[8] = the rows' scales as f32: a 16 x 8
- * dword transpose in three rounds of two-source permutes. */
-static inline __attribute__((always_inline)) void q8_repack(const int full, const uint8_t *w, size_t ws, int64_t nr, int64_t b,
-                                                            __m512i rowoff, __m512i *o) {
+/* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
+ * as w + 128, and o[8] = the rows' scales as f32: a 16 x 8 dword transpose in
+ * three rounds of two-source permutes. Rows past nr read row 0 and get scale 0. */
+static inline __attribute__((always_inline)) void q0_repack(const int kind, const int full, const uint8_t *w, size_t ws,
+                                                            int64_t nr, int64_t b, __m512i rowoff, __m512i *o) {
     static const int32_t i1[2][16] __attribute__((aligned(64))) = {
         {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
         {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31}};
     static const int32_t i2[2][16] __attribute__((aligned(64))) = {
         {0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23},
         {8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}};
-    const int S = (int)sizeof(block_q8_0);
-    const uint8_t *base = w + b * S;
-    const __m512i c80 = _mm512_set1_epi8((char)0x80);
+    const uint8_t *base = w + b * q0_size(kind);
+    /* w + off -> w + 128 */
+    const __m512i to128 = _mm512_set1_epi8((char)(128 - q0_off(kind)));
     __m512i z[8], t[4][2], u[2][2][2];
 #pragma GCC unroll 8
-    for (int p = 0; p < 8; p++)
-        z[p] = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(base + (2 * p) * ws + 2, full || 2 * p < nr)),
-                                  load32_if(base + (2 * p + 1) * ws + 2, full || 2 * p + 1 < nr), 1);
+    for (int p = 0; p < 8; p++) {
+        const uint8_t *r0 = base + (full || 2 * p < nr ? 2 * p : 0) * ws, *r1 = base + (full || 2 * p + 1 < nr ? 2 * p + 1 : 0) * ws;
+        z[p] = q0_pair(kind, r0, r1);
+        if (kind != K_Q8_0) z[p] = _mm512_add_epi8(z[p], to128);
+    }
     const __m512i a0 = _mm512_load_si512(i1[0]), a1 = _mm512_load_si512(i1[1]);
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++) { /* rows 4q..4q+3: [dword g][row] for g in 0..3 and 4..7 */
@@ -714,8 +548,8 @@ static inline __attribute__((always_inline)) void q8_repack(const int full, cons
     for (int h = 0; h < 2; h++)
 #pragma GCC unroll 2
         for (int e = 0; e < 2; e++) {
-            o[4 * h + 2 * e] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(1, 0, 1, 0)), c80);
-            o[4 * h + 2 * e + 1] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(3, 2, 3, 2)), c80);
+            o[4 * h + 2 * e] = _mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(1, 0, 1, 0));
+            o[4 * h + 2 * e + 1] = _mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(3, 2, 3, 2));
         }
     const __m512i dd = full ? _mm512_i32gather_epi32(rowoff, base, 1)
                             : _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)((1u << nr) - 1), rowoff, base, 1);
@@ -725,17 +559,18 @@ static inline __attribute__((always_inline)) void q8_repack(const int full, cons
 /* Repack blocks [c0, c0 + cn) of a panel into buf, prefetching the next panel
  * (the rows right after this one: callers stream panels in order) a slice per
  * block, so that the requests never pile up. */
-static void q8_repack_chunk(const uint8_t *w, size_t ws, int64_t nr, int64_t c0, int64_t cn, __m512i *buf) {
+static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind, const uint8_t *w, size_t ws, int64_t nr,
+                                                                  int64_t c0, int64_t cn, __m512i *buf) {
     const __m512i rowoff = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                               _mm512_set1_epi32((int)ws));
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws + c0 * (int64_t)sizeof(block_q8_0);
+    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws + c0 * (int64_t)q0_size(kind);
     const size_t span = (size_t)ST_PANEL_ROWS * ws; /* the next panel, as one range */
     size_t pf = 0;
     for (int64_t b = 0; b < cn; b++) {
         const size_t upto = span * (size_t)(b + 1) / (size_t)cn;
         for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_NTA);
-        if (nr == ST_PANEL_ROWS) q8_repack(1, w, ws, nr, c0 + b, rowoff, buf + b * 9);
-        else q8_repack(0, w, ws, nr, c0 + b, rowoff, buf + b * 9);
+        if (nr == ST_PANEL_ROWS) q0_repack(kind, 1, w, ws, nr, c0 + b, rowoff, buf + b * 9);
+        else q0_repack(kind, 0, w, ws, nr, c0 + b, rowoff, buf + b * 9);
     }
 }
 
@@ -782,8 +617,8 @@ static inline void q8_panel_token(const __m512i *buf, int64_t nblk, const uint8_
     acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
 }
 
-static void gemm_panel_q8_0(int64_t n, float *y, size_t ys, const void *wv, size_t ws, int64_t nr, const void *xv, size_t xs,
-                            int64_t nt) {
+static inline __attribute__((always_inline)) void q0_gemm(const int kind, int64_t n, float *y, size_t ys, const void *wv, size_t ws,
+                                                           int64_t nr, const void *xv, size_t xs, int64_t nt) {
     const uint8_t *w = wv, *x = xv;
     const int64_t nb = n / QK8_0;
     __m512i buf[Q8_CHUNK * 9];
@@ -793,7 +628,7 @@ static void gemm_panel_q8_0(int64_t n, float *y, size_t ys, const void *wv, size
         const int64_t tn = nt - t0 < Q8_TOK_GROUP ? nt - t0 : Q8_TOK_GROUP;
         for (int64_t c0 = 0; c0 < nb; c0 += Q8_CHUNK) {
             const int64_t cn = nb - c0 < Q8_CHUNK ? nb - c0 : Q8_CHUNK;
-            if (!single || t0 == 0) q8_repack_chunk(w, ws, nr, c0, cn, buf);
+            if (!single || t0 == 0) q0_repack_chunk(kind, w, ws, nr, c0, cn, buf);
             for (int64_t t = 0; t < tn; t++) {
                 const uint8_t *xr = x + (size_t)(t0 + t) * xs;
                 const float *xd = (const float *)(xr + n);
@@ -813,10 +648,15 @@ static void gemm_panel_q8_0(int64_t n, float *y, size_t ys, const void *wv, size
     }
 }
 
-static void vec_dot_q4_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q4_0, n, s, w, 0, 1, x); }
-static void vec_dot_q5_0(int64_t n, float *s, const void *w, const void *x) { rows32(K_Q5_0, n, s, w, 0, 1, x); }
-static void vec_dot_rows_q4_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q4_0, n, s, w, ws, nr, x); }
-static void vec_dot_rows_q5_0(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rows32_all(K_Q5_0, n, s, w, ws, nr, x); }
+#define Q0_GEMM(sfx, kind)                                                                                           \
+    static void gemm_panel_##sfx(int64_t n, float *y, size_t ys, const void *w, size_t ws, int64_t nr, const void *x, \
+                                 size_t xs, int64_t nt) {                                                        \
+        q0_gemm(kind, n, y, ys, w, ws, nr, x, xs, nt);                                                           \
+    }
+Q0_GEMM(q8_0, K_Q8_0)
+Q0_GEMM(q4_0, K_Q4_0)
+Q0_GEMM(q5_0, K_Q5_0)
+
 
 static inline __m512i dot_q5_1_pair(const block_q5_1 *a, const block_q8_1 *b) {
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q5_pair(a[0].qs, a[0].qh, a[1].qs, a[1].qh), load2x32(b[0].qs, b[1].qs));
@@ -1180,8 +1020,8 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q5_K] = vec_dot_rows_q5_K,
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
-    .pack_row = {[ST_TYPE_Q8_0] = pack_row_q8_0},
-    .gemm_panel = {[ST_TYPE_Q8_0] = gemm_panel_q8_0},
+    .pack_row = {[ST_TYPE_Q8_0] = pack_row_q8_0, [ST_TYPE_Q4_0] = pack_row_q8_0, [ST_TYPE_Q5_0] = pack_row_q8_0},
+    .gemm_panel = {[ST_TYPE_Q8_0] = gemm_panel_q8_0, [ST_TYPE_Q4_0] = gemm_panel_q4_0, [ST_TYPE_Q5_0] = gemm_panel_q5_0},
     .vec_dot_toks = {
         [ST_TYPE_F32] = vec_dot_toks_f32,
         [ST_TYPE_F16] = vec_dot_toks_f16,

@@ -170,7 +170,7 @@ size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
     if (!tw || tw->vec_dot_type == ST_TYPE_F32) return 0;
     size_t sz = (size_t)n_tok * st_row_size(tw->vec_dot_type, cols);
     /* room for packed rows, for tables that have them */
-    if (wtype == ST_TYPE_Q8_0 && n_tok > 1) sz += (size_t)n_tok * st_packed_row_size(cols) + 64;
+    if (n_tok > 1 && tw->vec_dot_type == ST_TYPE_Q8_0) sz += (size_t)n_tok * st_packed_row_size(cols) + 64;
     return sz;
 }
 
@@ -214,7 +214,7 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
         t.q_blck = tv->blck_size;
         t.q_bsize = tv->type_size;
         t.q_blocks = cols / tv->blck_size * n_tok;
-        if (n_tok > 1 && k->gemm_panel[wtype] && k->pack_row[wtype] && wtype == ST_TYPE_Q8_0) {
+        if (n_tok > 1 && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
             t.pack = k->pack_row[wtype];
             t.xq_plain = scratch;
             t.xq_plain_row = t.x_row;

@@ -513,7 +513,7 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
  * as w + 128, and o[8] = the rows' scales as f32: a 16 x 8 dword transpose in
  * three rounds of two-source permutes. Rows past nr read row 0 and get scale 0. */
 static inline __attribute__((always_inline)) void q0_repack(const int kind, const int full, const uint8_t *w, size_t ws,
-                                                            int64_t nr, int64_t b, __m512i rowoff, __m512i *o) {
+                                                            int64_t nr, int64_t b, const uint16_t *d16, __m512i *o) {
     static const int32_t i1[2][16] __attribute__((aligned(64))) = {
         {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
         {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31}};
@@ -551,9 +551,7 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
             o[4 * h + 2 * e] = _mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(1, 0, 1, 0));
             o[4 * h + 2 * e + 1] = _mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(3, 2, 3, 2));
         }
-    const __m512i dd = full ? _mm512_i32gather_epi32(rowoff, base, 1)
-                            : _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)((1u << nr) - 1), rowoff, base, 1);
-    o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd)));
+    o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16)));
 }
 
 /* Repack blocks [c0, c0 + cn) of a panel into buf, prefetching the next panel
@@ -561,16 +559,25 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
  * block, so that the requests never pile up. */
 static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind, const uint8_t *w, size_t ws, int64_t nr,
                                                                   int64_t c0, int64_t cn, __m512i *buf) {
-    const __m512i rowoff = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                              _mm512_set1_epi32((int)ws));
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws + c0 * (int64_t)q0_size(kind);
+    /* the scales, [block][row]: plain 2-byte copies beat a 16-way gather here */
+    const int S = q0_size(kind);
+    uint16_t d16[Q8_CHUNK][ST_PANEL_ROWS];
+    for (int r = 0; r < ST_PANEL_ROWS; r++) {
+        const uint8_t *row = w + (size_t)r * ws + c0 * S;
+        if (r < nr)
+            for (int64_t b = 0; b < cn; b++) memcpy(&d16[b][r], row + b * S, 2);
+        else
+            for (int64_t b = 0; b < cn; b++) d16[b][r] = 0;
+    }
+    /* (one panel ahead and the NTA hint: two or three panels, or T0/T1, measured no better) */
+    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws + c0 * (int64_t)S;
     const size_t span = (size_t)ST_PANEL_ROWS * ws; /* the next panel, as one range */
     size_t pf = 0;
     for (int64_t b = 0; b < cn; b++) {
         const size_t upto = span * (size_t)(b + 1) / (size_t)cn;
         for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_NTA);
-        if (nr == ST_PANEL_ROWS) q0_repack(kind, 1, w, ws, nr, c0 + b, rowoff, buf + b * 9);
-        else q0_repack(kind, 0, w, ws, nr, c0 + b, rowoff, buf + b * 9);
+        if (nr == ST_PANEL_ROWS) q0_repack(kind, 1, w, ws, nr, c0 + b, d16[b], buf + b * 9);
+        else q0_repack(kind, 0, w, ws, nr, c0 + b, d16[b], buf + b * 9);
     }
 }
 
@@ -580,17 +587,25 @@ static inline int32_t load_i32(const void *p) {
     return v;
 }
 
+/* acc += o . broadcast(4 activation bytes at p): vpdpbusd with an embedded
+ * {1to16} broadcast operand, which gcc does not form from the intrinsics (it
+ * spends a separate vpbroadcastd per product). */
+static inline __m512i dpbusd_bcast(__m512i acc, __m512i o, const uint8_t *p) {
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(o), "m"(*(const int32_t(*)[1])p));
+    return acc;
+}
+
 /* acc += block bj of the chunk (repacked o) for one token. */
 static inline __attribute__((always_inline)) __m512 q8_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
                                                                     __m512 acc) {
-    __m512i i0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(xc), o[0], _mm512_set1_epi32(load_i32(x)));
-    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), o[1], _mm512_set1_epi32(load_i32(x + 4)));
-    i0 = _mm512_dpbusd_epi32(i0, o[2], _mm512_set1_epi32(load_i32(x + 8)));
-    i1 = _mm512_dpbusd_epi32(i1, o[3], _mm512_set1_epi32(load_i32(x + 12)));
-    i0 = _mm512_dpbusd_epi32(i0, o[4], _mm512_set1_epi32(load_i32(x + 16)));
-    i1 = _mm512_dpbusd_epi32(i1, o[5], _mm512_set1_epi32(load_i32(x + 20)));
-    i0 = _mm512_dpbusd_epi32(i0, o[6], _mm512_set1_epi32(load_i32(x + 24)));
-    i1 = _mm512_dpbusd_epi32(i1, o[7], _mm512_set1_epi32(load_i32(x + 28)));
+    __m512i i0 = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
+    __m512i i1 = dpbusd_bcast(_mm512_setzero_si512(), o[1], x + 4);
+    i0 = dpbusd_bcast(i0, o[2], x + 8);
+    i1 = dpbusd_bcast(i1, o[3], x + 12);
+    i0 = dpbusd_bcast(i0, o[4], x + 16);
+    i1 = dpbusd_bcast(i1, o[5], x + 20);
+    i0 = dpbusd_bcast(i0, o[6], x + 24);
+    i1 = dpbusd_bcast(i1, o[7], x + 28);
     const __m512 sc = _mm512_mul_ps(_mm512_castsi512_ps(o[8]), _mm512_set1_ps(xd));
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), sc, acc);
 }

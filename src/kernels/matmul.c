@@ -8,7 +8,9 @@
  * every activation row, so weights are read from memory once per call rather
  * than once per token. Runs of rows go to the table's vec_dot_rows; where a
  * table has vec_dot_toks (unpacking weights costs more than the products), a
- * weight row meets several activation rows per call instead. */
+ * weight row meets several activation rows per call instead; where it has
+ * gemm_panel, the activations are repacked once and panels of 16 weight rows
+ * meet all of them (the fastest path for prompts and batches). */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -81,22 +83,12 @@ static inline void mm_toks_rows(const mm_task *t, int64_t r0, int64_t r1) {
     }
 }
 
-#ifndef GEMM_PF_HINT
-#define GEMM_PF_HINT 0
-#endif
-#ifndef GEMM_PF_PANELS
-#define GEMM_PF_PANELS 1
-#endif
-
 /* Rows [r0, r1) by panels of ST_PANEL_ROWS against every token (packed
- * activations). A panel's rows are contiguous; the next one is prefetched
- * while this one is multiplied, so the weights stream once per call. */
+ * activations): the weights stream once per call, whatever the token count. */
 static void mm_gemm_rows(const mm_task *t, int64_t r0, int64_t r1) {
-    const uint8_t *end = t->W + (size_t)r1 * t->w_row;
-    const size_t panel = (size_t)ST_PANEL_ROWS * t->w_row;
-    /* the first panel now, then each step asks for the one GEMM_PF_PANELS ahead */
-    for (const uint8_t *q = t->W + (size_t)r0 * t->w_row; q < t->W + (size_t)r0 * t->w_row + GEMM_PF_PANELS * panel && q < end; q += 64)
-        __builtin_prefetch(q, 0, GEMM_PF_HINT);
+    /* the first panel now; the kernel asks for each next one while it repacks */
+    const uint8_t *p = t->W + (size_t)r0 * t->w_row, *end = t->W + (size_t)r1 * t->w_row;
+    for (const uint8_t *q = p; q < p + (size_t)ST_PANEL_ROWS * t->w_row && q < end; q += 64) __builtin_prefetch(q, 0, 0);
     for (int64_t r = r0; r < r1; r += ST_PANEL_ROWS) {
         const int64_t re = r + ST_PANEL_ROWS < r1 ? r + ST_PANEL_ROWS : r1;
         t->gemm(t->cols, t->y + r, (size_t)t->rows, t->W + (size_t)r * t->w_row, t->w_row, re - r, t->xq, t->x_row, t->n_tok);

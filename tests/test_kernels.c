@@ -193,7 +193,7 @@ static void test_vec_dot_rows(const st_kernels *k) {
         const size_t n_len = bs == 1 ? sizeof nflt / sizeof nflt[0] : sizeof nblk / sizeof nblk[0];
         for (size_t li = 0; li < n_len; li++) {
             const int64_t n = bs == 1 ? nflt[li] : nblk[li] * bs, nr = 7;
-            const size_t rs = st_row_size(wt, n) + 6; /* a stride beyond the row, as a caller may use */
+            const size_t rs = st_row_size(wt, n) + 8; /* a stride beyond the row (keeping f32 aligned) */
             float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
             uint8_t *wq = calloc(nr, rs);
             void *xq = malloc(st_row_size(vt, n));
@@ -232,7 +232,7 @@ static void test_vec_dot_toks(const st_kernels *k) {
         const int64_t nblk[] = {1, 2, 3, 19};
         for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
             const int64_t n = nblk[li] * bs, nt = 9;
-            const size_t xs = st_row_size(vt, n) + 10; /* a stride beyond the row, as a caller may use */
+            const size_t xs = st_row_size(vt, n) + 16; /* a stride beyond the row (keeping f32 aligned) */
             float *w = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
             void *wq = malloc(st_row_size(wt, n));
             uint8_t *xq = calloc(nt, xs);

@@ -581,11 +581,6 @@ static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind
     }
 }
 
-static inline int32_t load_i32(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 /* acc += o . broadcast(4 activation bytes at p): vpdpbusd with an embedded
  * {1to16} broadcast operand, which gcc does not form from the intrinsics (it

@@ -139,16 +139,19 @@ static void mm_run(void *arg, int ith, int nth) {
     mm_task *t = arg;
     if (t->quant) {
         int64_t lo, hi;
-        st_split(t->q_blocks, ith, nth, &lo, &hi);
-        if (hi > lo) t->quant(t->x + lo * t->q_blck, t->scratch + (size_t)lo * t->q_bsize, (hi - lo) * t->q_blck);
-        /* rows are independent of each other but every row needs all activations */
-        if (nth > 1) st_pool_barrier(t->pool);
         if (t->pack) {
+            /* whole tokens per thread: each packs what it quantized, one barrier */
             st_split(t->n_tok, ith, nth, &lo, &hi);
+            if (hi > lo)
+                t->quant(t->x + lo * t->cols, (uint8_t *)t->xq_plain + (size_t)lo * t->xq_plain_row, (hi - lo) * t->cols);
             for (int64_t k = lo; k < hi; k++)
                 t->pack(t->xq_plain + (size_t)k * t->xq_plain_row, (uint8_t *)t->xq + (size_t)k * t->x_row, t->cols);
-            if (nth > 1) st_pool_barrier(t->pool);
+        } else {
+            st_split(t->q_blocks, ith, nth, &lo, &hi);
+            if (hi > lo) t->quant(t->x + lo * t->q_blck, t->scratch + (size_t)lo * t->q_bsize, (hi - lo) * t->q_blck);
         }
+        /* rows are independent of each other but every row needs all activations */
+        if (nth > 1) st_pool_barrier(t->pool);
     }
     for (int64_t c = ith; c < t->n_chunks; c = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed)) {
         const int64_t r0 = c * t->chunk_rows;

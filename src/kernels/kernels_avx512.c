@@ -504,10 +504,11 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
     }
 }
 
-/* Blocks repacked at once (576 bytes each: 8 vectors of quants, 16 scales): 90 KiB, in L2. */
-#define Q8_CHUNK 160
-/* Tokens whose accumulators are kept across chunks when a row has more blocks than a chunk. */
-#define Q8_TOK_GROUP 32
+/* Blocks repacked at once (576 bytes each: 8 vectors of quants, 16 scales):
+ * 18 KiB, so that they stay in L1 while every token passes over them. */
+#define Q8_CHUNK 32
+/* Tokens whose accumulators are kept (64 KiB) while the chunks of a panel pass. */
+#define Q8_TOK_GROUP 128
 
 /* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
  * as w + 128, and o[8] = the rows' scales as f32: a 16 x 8 dword transpose in
@@ -558,7 +559,7 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
  * (the rows right after this one: callers stream panels in order) a slice per
  * block, so that the requests never pile up. */
 static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind, const uint8_t *w, size_t ws, int64_t nr,
-                                                                  int64_t c0, int64_t cn, __m512i *buf) {
+                                                                  int64_t c0, int64_t cn, int64_t nb, __m512i *buf) {
     /* the scales, [block][row]: plain 2-byte copies beat a 16-way gather here */
     const int S = q0_size(kind);
     uint16_t d16[Q8_CHUNK][ST_PANEL_ROWS];
@@ -569,12 +570,16 @@ static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind
         else
             for (int64_t b = 0; b < cn; b++) d16[b][r] = 0;
     }
-    /* (one panel ahead and the NTA hint: two or three panels, or T0/T1, measured no better) */
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws + c0 * (int64_t)S;
-    const size_t span = (size_t)ST_PANEL_ROWS * ws; /* the next panel, as one range */
-    size_t pf = 0;
+    /* The next panel (the rows right after these: callers stream panels in
+     * order) is prefetched as one range while this one is repacked: this
+     * chunk's share of it, a slice per block, so that the requests never pile
+     * up. (Measured no better: two panels ahead; T0/T1 hints; row by row, the
+     * next chunk of the same rows.) */
+    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
+    const size_t span = (size_t)ST_PANEL_ROWS * ws, lo = span * (size_t)c0 / (size_t)nb, hi = span * (size_t)(c0 + cn) / (size_t)nb;
+    size_t pf = lo & ~(size_t)63;
     for (int64_t b = 0; b < cn; b++) {
-        const size_t upto = span * (size_t)(b + 1) / (size_t)cn;
+        const size_t upto = lo + (hi - lo) * (size_t)(b + 1) / (size_t)cn;
         for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_NTA);
         if (nr == ST_PANEL_ROWS) q0_repack(kind, 1, w, ws, nr, c0 + b, d16[b], buf + b * 9);
         else q0_repack(kind, 0, w, ws, nr, c0 + b, d16[b], buf + b * 9);
@@ -633,12 +638,11 @@ static inline __attribute__((always_inline)) void q0_gemm(const int kind, int64_
     const int64_t nb = n / QK8_0;
     __m512i buf[Q8_CHUNK * 9];
     __m512 accm[Q8_TOK_GROUP][8];
-    const int single = nb <= Q8_CHUNK;
     for (int64_t t0 = 0; t0 < nt; t0 += Q8_TOK_GROUP) {
         const int64_t tn = nt - t0 < Q8_TOK_GROUP ? nt - t0 : Q8_TOK_GROUP;
         for (int64_t c0 = 0; c0 < nb; c0 += Q8_CHUNK) {
             const int64_t cn = nb - c0 < Q8_CHUNK ? nb - c0 : Q8_CHUNK;
-            if (!single || t0 == 0) q0_repack_chunk(kind, w, ws, nr, c0, cn, buf);
+            q0_repack_chunk(kind, w, ws, nr, c0, cn, nb, buf);
             for (int64_t t = 0; t < tn; t++) {
                 const uint8_t *xr = x + (size_t)(t0 + t) * xs;
                 const float *xd = (const float *)(xr + n);

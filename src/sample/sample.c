@@ -89,18 +89,25 @@ static int cmp_desc(const void *a, const void *b, void *arg) {
     return *(const st_token *)a - *(const st_token *)b; /* ties: lower id first, deterministic */
 }
 
-/* The k largest of e[0..n) into ids[0..k), sorted descending. O(n log k). */
+/* The k largest of e[0..n) into ids[0..k), sorted descending. O(n log k).
+ * Once the heap is full, most of the vocabulary is below its smallest, so
+ * blocks with nothing above it are skipped by a vectorised test. */
 static int select_top(const float *e, int n, int k, st_token *ids) {
+    enum { BLK = 64 };
     if (k > n) k = n;
     int m = 0;
-    for (int i = 0; i < n; i++) {
-        if (m < k) {
-            ids[m++] = i;
-            if (m == k)
-                for (int j = k / 2 - 1; j >= 0; j--) heap_sift_down(ids, k, j, e);
-        } else if (e[i] > e[ids[0]]) {
-            ids[0] = i;
-            heap_sift_down(ids, k, 0, e);
+    for (int b = 0; b < n; b += BLK) {
+        const int end = b + BLK < n ? b + BLK : n;
+        if (m == k && !st_any_greater(e + b, end - b, e[ids[0]])) continue;
+        for (int i = b; i < end; i++) {
+            if (m < k) {
+                ids[m++] = i;
+                if (m == k)
+                    for (int j = k / 2 - 1; j >= 0; j--) heap_sift_down(ids, k, j, e);
+            } else if (e[i] > e[ids[0]]) {
+                ids[0] = i;
+                heap_sift_down(ids, k, 0, e);
+            }
         }
     }
     qsort_r(ids, (size_t)m, sizeof *ids, cmp_desc, (void *)e);
@@ -172,12 +179,11 @@ st_status st_sampler_filter(st_sampler *s, const float *logits, int max_keep, co
     st_candidates *c = &s->cand;
     c->ids = s->ids;
     c->probs = s->probs;
-    float mx = -INFINITY;
-    int amax = 0;
-    for (int i = 0; i < n; i++)
-        if (logits[i] > mx) { mx = logits[i]; amax = i; }
+    const float mx = st_max_f32(logits, n);
     if (!isfinite(mx)) return st_errorf(ST_E_ARG, "sampler: logits contain no finite maximum (%g)", mx);
-    if (s->p.temp <= 0.0f) { /* greedy */
+    if (s->p.temp <= 0.0f) { /* greedy: the first maximum */
+        int amax = 0;
+        while (logits[amax] != mx) amax++;
         c->n = 1;
         c->ids[0] = amax;
         c->probs[0] = 1.0f;

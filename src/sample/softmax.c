@@ -1,4 +1,4 @@
-/* The one full-vocabulary pass of every sampling step: e_i = exp((l_i - max) / T)
+/* The full-vocabulary passes of every sampling step, vectorised: e_i = exp((l_i - max) / T)
  * with the sums needed for normalisation and entropy. This file is compiled
  * with -ffast-math (see the Makefile) so that expf is vectorised through
  * glibc's libmvec; inputs are finite here (the caller checked the maximum). */
@@ -27,4 +27,16 @@ void st_softmax_pass(const float *logits, int n, float mx, float inv_temp, float
     }
     *z = dz;
     *zx = dzx;
+}
+
+float st_max_f32(const float *x, int n) {
+    float m = x[0];
+    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+int st_any_greater(const float *x, int n, float t) {
+    int any = 0;
+    for (int i = 0; i < n; i++) any |= x[i] > t;
+    return any;
 }

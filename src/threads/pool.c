@@ -89,15 +89,22 @@ st_status st_pool_init(int n_threads, st_pool **out) {
     if (!pool->workers) { free(pool); return st_errorf(ST_E_NOMEM, "thread pool allocation failed"); }
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
+    /* kernels keep their tiles on the stack (the panel GEMM ~90 KiB): do not
+     * depend on the platform's default thread stack size */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, (size_t)4 << 20);
     for (int i = 1; i < n_threads; i++) {
         pool->workers[i].pool = pool;
         pool->workers[i].ith = i;
-        if (pthread_create(&pool->workers[i].thread, NULL, worker_main, &pool->workers[i]) != 0) {
+        if (pthread_create(&pool->workers[i].thread, &attr, worker_main, &pool->workers[i]) != 0) {
+            pthread_attr_destroy(&attr);
             pool->n = i; /* only join what was started */
             st_pool_free(pool);
             return st_errorf(ST_E_INTERNAL, "cannot start thread %d of %d", i, n_threads);
         }
     }
+    pthread_attr_destroy(&attr);
     *out = pool;
     return ST_OK;
 }

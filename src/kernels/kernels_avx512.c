@@ -598,16 +598,17 @@ static inline __m512i dpbusd_bcast(__m512i acc, __m512i o, const uint8_t *p) {
 /* acc += block bj of the chunk (repacked o) for one token. */
 static inline __attribute__((always_inline)) __m512 q8_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
                                                                     __m512 acc) {
-    __m512i i0 = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
-    __m512i i1 = dpbusd_bcast(_mm512_setzero_si512(), o[1], x + 4);
-    i0 = dpbusd_bcast(i0, o[2], x + 8);
-    i1 = dpbusd_bcast(i1, o[3], x + 12);
-    i0 = dpbusd_bcast(i0, o[4], x + 16);
-    i1 = dpbusd_bcast(i1, o[5], x + 20);
-    i0 = dpbusd_bcast(i0, o[6], x + 24);
-    i1 = dpbusd_bcast(i1, o[7], x + 28);
+    /* one chain: blocks of other residues are in flight meanwhile */
+    __m512i i = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
+    i = dpbusd_bcast(i, o[1], x + 4);
+    i = dpbusd_bcast(i, o[2], x + 8);
+    i = dpbusd_bcast(i, o[3], x + 12);
+    i = dpbusd_bcast(i, o[4], x + 16);
+    i = dpbusd_bcast(i, o[5], x + 20);
+    i = dpbusd_bcast(i, o[6], x + 24);
+    i = dpbusd_bcast(i, o[7], x + 28);
     const __m512 sc = _mm512_mul_ps(_mm512_castsi512_ps(o[8]), _mm512_set1_ps(xd));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), sc, acc);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), sc, acc);
 }
 
 /* One token against repacked blocks [0, nblk) of a chunk (nblk a multiple of 8

@@ -511,47 +511,38 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
 #define Q8_TOK_GROUP 128
 
 /* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
- * as w + 128, and o[8] = the rows' scales as f32: a 16 x 8 dword transpose in
- * three rounds of two-source permutes. Rows past nr read row 0 and get scale 0. */
+ * as w + 128, and o[8] = the rows' scales as f32. Rows p and p + 8 share an
+ * input register; a 4 x 4 dword transpose inside each 128-bit lane (unpacks)
+ * and one two-source qword permute per output finish the 16 x 8 transpose.
+ * Rows past nr read row 0 and get scale 0. */
 static inline __attribute__((always_inline)) void q0_repack(const int kind, const int full, const uint8_t *w, size_t ws,
                                                             int64_t nr, int64_t b, const uint16_t *d16, __m512i *o) {
-    static const int32_t i1[2][16] __attribute__((aligned(64))) = {
-        {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
-        {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31}};
-    static const int32_t i2[2][16] __attribute__((aligned(64))) = {
-        {0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23},
-        {8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}};
+    static const int64_t iq[2][8] __attribute__((aligned(64))) = {{0, 1, 8, 9, 4, 5, 12, 13}, {2, 3, 10, 11, 6, 7, 14, 15}};
     const uint8_t *base = w + b * q0_size(kind);
     /* w + off -> w + 128 */
     const __m512i to128 = _mm512_set1_epi8((char)(128 - q0_off(kind)));
-    __m512i z[8], t[4][2], u[2][2][2];
+    __m512i z[8], u[2][4];
 #pragma GCC unroll 8
-    for (int p = 0; p < 8; p++) {
-        const uint8_t *r0 = base + (full || 2 * p < nr ? 2 * p : 0) * ws, *r1 = base + (full || 2 * p + 1 < nr ? 2 * p + 1 : 0) * ws;
+    for (int p = 0; p < 8; p++) { /* lanes 0-1: row p, lanes 2-3: row p + 8 */
+        const uint8_t *r0 = base + (full || p < nr ? p : 0) * ws, *r1 = base + (full || p + 8 < nr ? p + 8 : 0) * ws;
         z[p] = q0_pair(kind, r0, r1);
         if (kind != K_Q8_0) z[p] = _mm512_add_epi8(z[p], to128);
     }
-    const __m512i a0 = _mm512_load_si512(i1[0]), a1 = _mm512_load_si512(i1[1]);
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; q++) { /* rows 4q..4q+3: [dword g][row] for g in 0..3 and 4..7 */
-        t[q][0] = _mm512_permutex2var_epi32(z[2 * q], a0, z[2 * q + 1]);
-        t[q][1] = _mm512_permutex2var_epi32(z[2 * q], a1, z[2 * q + 1]);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) { /* rows 4h..4h+3 (and + 8): u[h][d] lane L = dword d (L0, L2) or d + 4 (L1, L3) */
+        const __m512i t0 = _mm512_unpacklo_epi32(z[4 * h], z[4 * h + 1]), t1 = _mm512_unpackhi_epi32(z[4 * h], z[4 * h + 1]);
+        const __m512i t2 = _mm512_unpacklo_epi32(z[4 * h + 2], z[4 * h + 3]), t3 = _mm512_unpackhi_epi32(z[4 * h + 2], z[4 * h + 3]);
+        u[h][0] = _mm512_unpacklo_epi64(t0, t2);
+        u[h][1] = _mm512_unpackhi_epi64(t0, t2);
+        u[h][2] = _mm512_unpacklo_epi64(t1, t3);
+        u[h][3] = _mm512_unpackhi_epi64(t1, t3);
     }
-    const __m512i b0 = _mm512_load_si512(i2[0]), b1 = _mm512_load_si512(i2[1]);
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 2
-        for (int q = 0; q < 2; q++) { /* rows 8q..8q+7: [dword][row] for two dwords each */
-            u[h][q][0] = _mm512_permutex2var_epi32(t[2 * q][h], b0, t[2 * q + 1][h]);
-            u[h][q][1] = _mm512_permutex2var_epi32(t[2 * q][h], b1, t[2 * q + 1][h]);
-        }
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 2
-        for (int e = 0; e < 2; e++) {
-            o[4 * h + 2 * e] = _mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(1, 0, 1, 0));
-            o[4 * h + 2 * e + 1] = _mm512_shuffle_i64x2(u[h][0][e], u[h][1][e], _MM_SHUFFLE(3, 2, 3, 2));
-        }
+    const __m512i q0 = _mm512_load_si512(iq[0]), q1 = _mm512_load_si512(iq[1]);
+#pragma GCC unroll 4
+    for (int d = 0; d < 4; d++) {
+        o[d] = _mm512_permutex2var_epi64(u[0][d], q0, u[1][d]);
+        o[d + 4] = _mm512_permutex2var_epi64(u[0][d], q1, u[1][d]);
+    }
     o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16)));
 }
 

@@ -18,17 +18,7 @@
 #include "kernels/kernels.h"
 #include "tensor/quant.h"
 #include "threads/pool.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 /* Each trial is one st_matmul on the next copy of the matrix. The machine
  * may be shared, so report the best trial (what the kernel can do) and the
@@ -40,11 +30,11 @@ static void run(st_pool *pool, const st_kernels *k, st_type wt, uint8_t *const *
     /* with a batch, count the weight bytes once per token: the rate a token sees */
     const size_t bytes = st_row_size(wt, cols) * rows * n_tok;
     for (int i = 0; i < TRIALS; i++) {
-        const double t0 = now();
+        const double t0 = bench_now();
         st_matmul(pool, k, mats[i % n_mats], wt, rows, cols, x, n_tok, y, scratch);
-        tt[i] = now() - t0;
+        tt[i] = bench_now() - t0;
     }
-    qsort(tt, TRIALS, sizeof tt[0], cmp_d);
+    qsort(tt, TRIALS, sizeof tt[0], bench_cmp_d);
     *best = (double)bytes / tt[0] / 1e9;
     *median = (double)bytes / tt[TRIALS / 2] / 1e9;
 }
@@ -73,10 +63,10 @@ static void kern_only(const char *only, int64_t cols) {
             double best = 1e9;
             float out[8];
             for (int rep = 0; rep < 2000; rep++) {
-                const double t0 = now();
+                const double t0 = bench_now();
                 if (k->vec_dot_rows[wt]) k->vec_dot_rows[wt](cols, out, w, rs, rows, xq);
                 else for (int64_t r = 0; r < rows; r++) k->vec_dot[wt](cols, &out[r], w + r * rs, xq);
-                const double t = now() - t0;
+                const double t = bench_now() - t0;
                 if (t < best) best = t;
             }
             printf(" %s %.1f", st_type_name(wt), (double)rs * rows / best / 1e9);
@@ -108,11 +98,11 @@ static void attn(void) {
                 st_quantize_row(t, src, q, hd);
                 double b1 = 1e9, b2 = 1e9;
                 for (int rep = 0; rep < 300; rep++) {
-                    double t0 = now();
+                    double t0 = bench_now();
                     for (int64_t p = 0; p < npos; p++) k->vec_dot[t](hd, &out[p], kc + p * rs, q);
-                    double t1 = now();
+                    double t1 = bench_now();
                     k->vec_dot_rows[t](hd, out, kc, rs, npos, q);
-                    double t2 = now();
+                    double t2 = bench_now();
                     if (t1 - t0 < b1) b1 = t1 - t0;
                     if (t2 - t1 < b2) b2 = t2 - t1;
                 }

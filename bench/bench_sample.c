@@ -13,17 +13,7 @@
 #include <time.h>
 
 #include "softthink.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 static float gauss(unsigned *s) {
     double u1, u2;
@@ -51,11 +41,11 @@ static void run(const char *label, int nv, float sigma, float temp, int top_k, f
     st_token tok;
     float h;
     for (int i = 0; i < N; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         st_sampler_sample(s, logits, &tok, &h);
-        tt[i] = now() - t0;
+        tt[i] = bench_now() - t0;
     }
-    qsort(tt, N, sizeof tt[0], cmp_d);
+    qsort(tt, N, sizeof tt[0], bench_cmp_d);
     printf("| %s | %d | %.1f | %.2f | %d | %.2f | %g | %.3f | %.3f |\n", label, nv, sigma, temp, top_k, top_p, min_p,
            tt[0] * 1e3, tt[N / 2] * 1e3);
     st_sampler_free(s);

@@ -354,9 +354,6 @@ static inline __m512i q5_pair(const uint8_t *qs0, const uint8_t *qh0, const uint
     return _mm512_mask_add_epi8(q, (__mmask64)((uint64_t)h1 << 32 | h0), q, _mm512_set1_epi8(16));
 }
 
-/* ---- Q8_0, Q4_0, Q5_0 against Q8_0 activations (below) */
-enum { K_Q8_0, K_Q4_0, K_Q5_0 };
-
 /* Loads of a final partial group are masked to the bytes that exist (masked-off
  * bytes never fault), so a row's last blocks take the same vector path. */
 static inline __m512i load_avail(const uint8_t *p, int64_t avail) {
@@ -375,7 +372,6 @@ static inline __m256 f16_gather8_avail(const f16_gather *g, const void *blocks, 
     return _mm256_cvtph_ps(_mm512_castsi512_si128(r));
 }
 
-
 /* ---- Q8_0, Q4_0 and Q5_0 weights: one order of operations for every path.
  * A row's value is
  *   a_j = sum over blocks b = j (mod 8), in block order, of fma((float)dot_b, fl(d_w * d_x)),
@@ -388,7 +384,9 @@ static inline __m256 f16_gather8_avail(const f16_gather *g, const void *blocks, 
  * results are bit-identical, so a token's logits do not depend on the batch.
  * vpdpbusd multiplies unsigned by signed bytes: weights enter as w + off
  * (Q8_0: q ^ 0x80 = q + 128; Q4_0, Q5_0: the stored q = w + 8, w + 16) and
- * the offset's share, off * sum(x), is taken back exactly. */
+ * the offset's share, off * sum(x), is taken back exactly. Prompts and batches
+ * take gemm_panel; the table has no vec_dot_toks for these types. */
+enum { K_Q8_0, K_Q4_0, K_Q5_0 };
 
 static inline int q0_size(const int kind) {
     return kind == K_Q8_0 ? (int)sizeof(block_q8_0) : kind == K_Q4_0 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q5_0);
@@ -408,7 +406,7 @@ static inline __attribute__((always_inline)) __m512i q0_pair(const int kind, con
 static inline int q0_off(const int kind) { return kind == K_Q8_0 ? 128 : kind == K_Q4_0 ? 8 : 16; }
 
 /* Sums of the 4-dword quarters of p0..p3: per 128-bit lane L, [P0_L, P1_L, P2_L, P3_L]. */
-static inline __m512i q8_quarters(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
+static inline __m512i q0_quarters(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
     const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
     const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
     return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
@@ -445,8 +443,8 @@ static inline __attribute__((always_inline)) void q0_group(const int kind, const
             p[r][k] = _mm512_dpbusd_epi32(nycorr, q0_pair(kind, row + (a0 ? 2 * k : 0) * S, row + (a1 ? 2 * k + 1 : 0) * S), y);
         }
     }
-    const __m512i u0 = q8_quarters(p[0][0], p[0][1], p[0][2], p[0][3]);
-    const __m512i u1 = R == 2 ? q8_quarters(p[1][0], p[1][1], p[1][2], p[1][3]) : u0;
+    const __m512i u0 = q0_quarters(p[0][0], p[0][1], p[0][2], p[0][3]);
+    const __m512i u1 = R == 2 ? q0_quarters(p[1][0], p[1][1], p[1][2], p[1][3]) : u0;
     /* block 2k's dot is P_k over lanes L0 + L1, block 2k+1's over L2 + L3 */
     const __m512i v = _mm512_add_epi32(_mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
                                        _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
@@ -456,7 +454,7 @@ static inline __attribute__((always_inline)) void q0_group(const int kind, const
     *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), sv, *acc);
 }
 
-static inline float q8_tree_lanes(const float *l) { return ((l[0] + l[2]) + (l[1] + l[3])) + ((l[4] + l[6]) + (l[5] + l[7])); }
+static inline float q0_tree_lanes(const float *l) { return ((l[0] + l[2]) + (l[1] + l[3])) + ((l[4] + l[6]) + (l[5] + l[7])); }
 
 static inline __attribute__((always_inline)) void q0_rows(const int kind, int64_t n, float *s, const uint8_t *w, size_t ws,
                                                            const int R, const block_q8_0 *b) {
@@ -468,8 +466,8 @@ static inline __attribute__((always_inline)) void q0_rows(const int kind, int64_
     if (i < nb) q0_group(kind, R, 0, nb - i, w, ws, b, i, &gw, &gy, &acc);
     float l[16];
     _mm512_storeu_ps(l, acc);
-    s[0] = q8_tree_lanes(l);
-    if (R == 2) s[1] = q8_tree_lanes(l + 8);
+    s[0] = q0_tree_lanes(l);
+    if (R == 2) s[1] = q0_tree_lanes(l + 8);
 }
 
 #define Q0_ROWS(sfx, kind)                                                                                              \
@@ -479,10 +477,6 @@ static inline __attribute__((always_inline)) void q0_rows(const int kind, int64_
         int64_t r = 0;                                                                                              \
         for (; r + 2 <= nr; r += 2) q0_rows(kind, n, s + r, wp + r * ws, ws, 2, x);                                 \
         if (r < nr) q0_rows(kind, n, s + r, wp + r * ws, ws, 1, x);                                                 \
-    }                                                                                                               \
-    static void vec_dot_toks_##sfx(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) { \
-        for (int64_t t = 0; t < nt; t++)                                                                            \
-            q0_rows(kind, n, s + t * ss, w, 0, 1, (const block_q8_0 *)((const uint8_t *)x + t * xs));               \
     }
 Q0_ROWS(q8_0, K_Q8_0)
 Q0_ROWS(q4_0, K_Q4_0)
@@ -506,9 +500,9 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
 
 /* Blocks repacked at once (576 bytes each: 8 vectors of quants, 16 scales):
  * 18 KiB, so that they stay in L1 while every token passes over them. */
-#define Q8_CHUNK 32
+#define Q0_CHUNK 32
 /* Tokens whose accumulators are kept (64 KiB) while the chunks of a panel pass. */
-#define Q8_TOK_GROUP 128
+#define Q0_TOK_GROUP 128
 
 /* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
  * as w + 128, and o[8] = the rows' scales as f32. Rows p and p + 8 share an
@@ -553,7 +547,7 @@ static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind
                                                                   int64_t c0, int64_t cn, int64_t nb, __m512i *buf) {
     /* the scales, [block][row]: plain 2-byte copies beat a 16-way gather here */
     const int S = q0_size(kind);
-    uint16_t d16[Q8_CHUNK][ST_PANEL_ROWS];
+    uint16_t d16[Q0_CHUNK][ST_PANEL_ROWS];
     for (int r = 0; r < ST_PANEL_ROWS; r++) {
         const uint8_t *row = w + (size_t)r * ws + c0 * S;
         if (r < nr)
@@ -587,7 +581,7 @@ static inline __m512i dpbusd_bcast(__m512i acc, __m512i o, const uint8_t *p) {
 }
 
 /* acc += block bj of the chunk (repacked o) for one token. */
-static inline __attribute__((always_inline)) __m512 q8_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
+static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
                                                                     __m512 acc) {
     /* one chain: blocks of other residues are in flight meanwhile */
     __m512i i = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
@@ -604,22 +598,22 @@ static inline __attribute__((always_inline)) __m512 q8_panel_block(const __m512i
 
 /* One token against repacked blocks [0, nblk) of a chunk (nblk a multiple of 8
  * except at the row's end): acc[j] takes the blocks = j (mod 8). */
-static inline void q8_panel_token(const __m512i *buf, int64_t nblk, const uint8_t *xq, const float *xd, const int32_t *xc,
+static inline void q0_panel_token(const __m512i *buf, int64_t nblk, const uint8_t *xq, const float *xd, const int32_t *xc,
                                   __m512 *acc) {
     __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
     int64_t bb = 0;
-#define Q8B(j, a) a = q8_panel_block(buf + (bb + (j)) * 9, xq + (bb + (j)) * QK8_0, xd[bb + (j)], xc[bb + (j)], a)
+#define Q0B(j, a) a = q0_panel_block(buf + (bb + (j)) * 9, xq + (bb + (j)) * QK8_0, xd[bb + (j)], xc[bb + (j)], a)
     for (; bb + 8 <= nblk; bb += 8) {
-        Q8B(0, a0); Q8B(1, a1); Q8B(2, a2); Q8B(3, a3); Q8B(4, a4); Q8B(5, a5); Q8B(6, a6); Q8B(7, a7);
+        Q0B(0, a0); Q0B(1, a1); Q0B(2, a2); Q0B(3, a3); Q0B(4, a4); Q0B(5, a5); Q0B(6, a6); Q0B(7, a7);
     }
     const int64_t m = nblk - bb;
-    if (m > 0) Q8B(0, a0);
-    if (m > 1) Q8B(1, a1);
-    if (m > 2) Q8B(2, a2);
-    if (m > 3) Q8B(3, a3);
-    if (m > 4) Q8B(4, a4);
-    if (m > 5) Q8B(5, a5);
-    if (m > 6) Q8B(6, a6);
+    if (m > 0) Q0B(0, a0);
+    if (m > 1) Q0B(1, a1);
+    if (m > 2) Q0B(2, a2);
+    if (m > 3) Q0B(3, a3);
+    if (m > 4) Q0B(4, a4);
+    if (m > 5) Q0B(5, a5);
+    if (m > 6) Q0B(6, a6);
 #undef Q8B
     acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
 }
@@ -628,12 +622,12 @@ static inline __attribute__((always_inline)) void q0_gemm(const int kind, int64_
                                                            int64_t nr, const void *xv, size_t xs, int64_t nt) {
     const uint8_t *w = wv, *x = xv;
     const int64_t nb = n / QK8_0;
-    __m512i buf[Q8_CHUNK * 9];
-    __m512 accm[Q8_TOK_GROUP][8];
-    for (int64_t t0 = 0; t0 < nt; t0 += Q8_TOK_GROUP) {
-        const int64_t tn = nt - t0 < Q8_TOK_GROUP ? nt - t0 : Q8_TOK_GROUP;
-        for (int64_t c0 = 0; c0 < nb; c0 += Q8_CHUNK) {
-            const int64_t cn = nb - c0 < Q8_CHUNK ? nb - c0 : Q8_CHUNK;
+    __m512i buf[Q0_CHUNK * 9];
+    __m512 accm[Q0_TOK_GROUP][8];
+    for (int64_t t0 = 0; t0 < nt; t0 += Q0_TOK_GROUP) {
+        const int64_t tn = nt - t0 < Q0_TOK_GROUP ? nt - t0 : Q0_TOK_GROUP;
+        for (int64_t c0 = 0; c0 < nb; c0 += Q0_CHUNK) {
+            const int64_t cn = nb - c0 < Q0_CHUNK ? nb - c0 : Q0_CHUNK;
             q0_repack_chunk(kind, w, ws, nr, c0, cn, nb, buf);
             for (int64_t t = 0; t < tn; t++) {
                 const uint8_t *xr = x + (size_t)(t0 + t) * xs;
@@ -641,7 +635,7 @@ static inline __attribute__((always_inline)) void q0_gemm(const int kind, int64_
                 const int32_t *xc = (const int32_t *)(xd + nb);
                 __m512 acc[8];
                 for (int j = 0; j < 8; j++) acc[j] = c0 ? accm[t][j] : _mm512_setzero_ps();
-                q8_panel_token(buf, cn, xr + c0 * QK8_0, xd + c0, xc + c0, acc);
+                q0_panel_token(buf, cn, xr + c0 * QK8_0, xd + c0, xc + c0, acc);
                 if (c0 + cn < nb) {
                     for (int j = 0; j < 8; j++) accm[t][j] = acc[j];
                     continue;
@@ -1032,9 +1026,6 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_F32] = vec_dot_toks_f32,
         [ST_TYPE_F16] = vec_dot_toks_f16,
         [ST_TYPE_BF16] = vec_dot_toks_bf16,
-        [ST_TYPE_Q4_0] = vec_dot_toks_q4_0,
-        [ST_TYPE_Q5_0] = vec_dot_toks_q5_0,
-        [ST_TYPE_Q8_0] = vec_dot_toks_q8_0,
         [ST_TYPE_Q4_K] = vec_dot_toks_q4_K,
         [ST_TYPE_Q5_K] = vec_dot_toks_q5_K,
         [ST_TYPE_Q6_K] = vec_dot_toks_q6_K,

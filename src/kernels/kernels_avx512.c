@@ -498,11 +498,14 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
     }
 }
 
-/* Blocks repacked at once (576 bytes each: 8 vectors of quants, 16 scales):
- * 18 KiB, so that they stay in L1 while every token passes over them. */
-#define Q0_CHUNK 32
-/* Tokens whose accumulators are kept (64 KiB) while the chunks of a panel pass. */
-#define Q0_TOK_GROUP 128
+/* Tokens that meet each repacked block while it is in registers: their
+ * accumulators (8 residues each, 16 KiB) stay in L1. (16 and 64 measured
+ * slower at 128 tokens.) */
+#ifndef Q0_GROUP
+#define Q0_GROUP 32
+#endif
+/* Blocks ahead whose scales are copied (a ring of Q0_AHEAD + 1). */
+#define Q0_AHEAD 3
 
 /* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
  * as w + 128, and o[8] = the rows' scales as f32. Rows p and p + 8 share an
@@ -540,37 +543,17 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
     o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16)));
 }
 
-/* Repack blocks [c0, c0 + cn) of a panel into buf, prefetching the next panel
- * (the rows right after this one: callers stream panels in order) a slice per
- * block, so that the requests never pile up. */
-static inline __attribute__((always_inline)) void q0_repack_chunk(const int kind, const uint8_t *w, size_t ws, int64_t nr,
-                                                                  int64_t c0, int64_t cn, int64_t nb, __m512i *buf) {
-    /* the scales, [block][row]: plain 2-byte copies beat a 16-way gather here */
-    const int S = q0_size(kind);
-    uint16_t d16[Q0_CHUNK][ST_PANEL_ROWS];
+/* Row scales of block b of the panel into d (rows past nr: 0). Plain 2-byte
+ * copies beat a 16-way gather; done a few blocks ahead inside the block loop,
+ * they run on the scalar ports while the vector ports do the products. */
+static inline __attribute__((always_inline)) void q0_scales(const int kind, const int full, const uint8_t *w, size_t ws,
+                                                             int64_t nr, int64_t b, uint16_t *d) {
+    const uint8_t *p = w + b * q0_size(kind);
     for (int r = 0; r < ST_PANEL_ROWS; r++) {
-        const uint8_t *row = w + (size_t)r * ws + c0 * S;
-        if (r < nr)
-            for (int64_t b = 0; b < cn; b++) memcpy(&d16[b][r], row + b * S, 2);
-        else
-            for (int64_t b = 0; b < cn; b++) d16[b][r] = 0;
-    }
-    /* The next panel (the rows right after these: callers stream panels in
-     * order) is prefetched as one range while this one is repacked: this
-     * chunk's share of it, a slice per block, so that the requests never pile
-     * up. (Measured no better: two panels ahead; T0/T1 hints; row by row, the
-     * next chunk of the same rows.) */
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
-    const size_t span = (size_t)ST_PANEL_ROWS * ws, lo = span * (size_t)c0 / (size_t)nb, hi = span * (size_t)(c0 + cn) / (size_t)nb;
-    size_t pf = lo & ~(size_t)63;
-    for (int64_t b = 0; b < cn; b++) {
-        const size_t upto = lo + (hi - lo) * (size_t)(b + 1) / (size_t)cn;
-        for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_NTA);
-        if (nr == ST_PANEL_ROWS) q0_repack(kind, 1, w, ws, nr, c0 + b, d16[b], buf + b * 9);
-        else q0_repack(kind, 0, w, ws, nr, c0 + b, d16[b], buf + b * 9);
+        if (full || r < nr) memcpy(&d[r], p + (size_t)r * ws, 2);
+        else d[r] = 0;
     }
 }
-
 
 /* acc += o . broadcast(4 activation bytes at p): vpdpbusd with an embedded
  * {1to16} broadcast operand, which gcc does not form from the intrinsics (it
@@ -583,7 +566,8 @@ static inline __m512i dpbusd_bcast(__m512i acc, __m512i o, const uint8_t *p) {
 /* acc += block bj of the chunk (repacked o) for one token. */
 static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
                                                                     __m512 acc) {
-    /* one chain: blocks of other residues are in flight meanwhile */
+    /* one chain: the other tokens' blocks are in flight meanwhile (two
+     * chains measured no faster) */
     __m512i i = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
     i = dpbusd_bcast(i, o[1], x + 4);
     i = dpbusd_bcast(i, o[2], x + 8);
@@ -596,55 +580,57 @@ static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), sc, acc);
 }
 
-/* One token against repacked blocks [0, nblk) of a chunk (nblk a multiple of 8
- * except at the row's end): acc[j] takes the blocks = j (mod 8). */
-static inline void q0_panel_token(const __m512i *buf, int64_t nblk, const uint8_t *xq, const float *xd, const int32_t *xc,
-                                  __m512 *acc) {
-    __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
-    int64_t bb = 0;
-#define Q0B(j, a) a = q0_panel_block(buf + (bb + (j)) * 9, xq + (bb + (j)) * QK8_0, xd[bb + (j)], xc[bb + (j)], a)
-    for (; bb + 8 <= nblk; bb += 8) {
-        Q0B(0, a0); Q0B(1, a1); Q0B(2, a2); Q0B(3, a3); Q0B(4, a4); Q0B(5, a5); Q0B(6, a6); Q0B(7, a7);
+/* A panel against up to Q0_GROUP tokens. Block by block, the 16 rows are
+ * transposed into registers (q0_repack) and every token meets them at once:
+ * the transposes of one block overlap the products of the previous one and
+ * nothing is stored or reloaded. acc[t][j] sums token t's blocks = j (mod 8)
+ * in block order, the order vec_dot uses. The next panel (callers stream
+ * panels in order) is prefetched as one range, a slice per block. */
+static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
+                                                                 const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
+                                                                 size_t xs, int64_t nt) {
+    const int64_t nb = n / QK8_0;
+    /* each accumulator starts at its first block (a memset costs more than
+     * the products of a short row) */
+    __m512 acc[Q0_GROUP][8];
+    uint16_t d16[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(32)));
+    for (int64_t b = 0; b < Q0_AHEAD && b < nb; b++) q0_scales(kind, full, w, ws, nr, b, d16[b]);
+    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
+    const size_t span = (size_t)ST_PANEL_ROWS * ws;
+    size_t pf = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t upto = span * (size_t)(b + 1) / (size_t)nb;
+        /* without it the panel runs 3x slower from DRAM: the 16 row streams
+         * defeat the hardware prefetchers (NTA/T1 hints and two panels ahead
+         * measured no better) */
+        for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_T0);
+        if (b + Q0_AHEAD < nb) q0_scales(kind, full, w, ws, nr, b + Q0_AHEAD, d16[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
+        __m512i o[9];
+        q0_repack(kind, full, w, ws, nr, b, d16[b % (Q0_AHEAD + 1)], o);
+        const int j = (int)(b & 7);
+        for (int64_t t = 0; t < nt; t++) {
+            const uint8_t *xr = x + (size_t)t * xs;
+            const float *xd = (const float *)(xr + n);
+            const int32_t *xc = (const int32_t *)(xd + nb);
+            acc[t][j] = q0_panel_block(o, xr + b * QK8_0, xd[b], xc[b], b < 8 ? _mm512_setzero_ps() : acc[t][j]);
+        }
     }
-    const int64_t m = nblk - bb;
-    if (m > 0) Q0B(0, a0);
-    if (m > 1) Q0B(1, a1);
-    if (m > 2) Q0B(2, a2);
-    if (m > 3) Q0B(3, a3);
-    if (m > 4) Q0B(4, a4);
-    if (m > 5) Q0B(5, a5);
-    if (m > 6) Q0B(6, a6);
-#undef Q8B
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+    for (int64_t t = 0; t < nt; t++) {
+        __m512 a[8];
+        for (int j = 0; j < 8; j++) a[j] = j < nb ? acc[t][j] : _mm512_setzero_ps();
+        const __m512 tot = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
+                                         _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
+        _mm512_mask_storeu_ps(y + t * ys, (__mmask16)((1u << nr) - 1), tot);
+    }
 }
 
 static inline __attribute__((always_inline)) void q0_gemm(const int kind, int64_t n, float *y, size_t ys, const void *wv, size_t ws,
                                                            int64_t nr, const void *xv, size_t xs, int64_t nt) {
-    const uint8_t *w = wv, *x = xv;
-    const int64_t nb = n / QK8_0;
-    __m512i buf[Q0_CHUNK * 9];
-    __m512 accm[Q0_TOK_GROUP][8];
-    for (int64_t t0 = 0; t0 < nt; t0 += Q0_TOK_GROUP) {
-        const int64_t tn = nt - t0 < Q0_TOK_GROUP ? nt - t0 : Q0_TOK_GROUP;
-        for (int64_t c0 = 0; c0 < nb; c0 += Q0_CHUNK) {
-            const int64_t cn = nb - c0 < Q0_CHUNK ? nb - c0 : Q0_CHUNK;
-            q0_repack_chunk(kind, w, ws, nr, c0, cn, nb, buf);
-            for (int64_t t = 0; t < tn; t++) {
-                const uint8_t *xr = x + (size_t)(t0 + t) * xs;
-                const float *xd = (const float *)(xr + n);
-                const int32_t *xc = (const int32_t *)(xd + nb);
-                __m512 acc[8];
-                for (int j = 0; j < 8; j++) acc[j] = c0 ? accm[t][j] : _mm512_setzero_ps();
-                q0_panel_token(buf, cn, xr + c0 * QK8_0, xd + c0, xc + c0, acc);
-                if (c0 + cn < nb) {
-                    for (int j = 0; j < 8; j++) accm[t][j] = acc[j];
-                    continue;
-                }
-                const __m512 tot = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[4]), _mm512_add_ps(acc[2], acc[6])),
-                                                 _mm512_add_ps(_mm512_add_ps(acc[1], acc[5]), _mm512_add_ps(acc[3], acc[7])));
-                _mm512_mask_storeu_ps(y + (t0 + t) * ys, (__mmask16)((1u << nr) - 1), tot);
-            }
-        }
+    for (int64_t t0 = 0; t0 < nt; t0 += Q0_GROUP) {
+        const int64_t tn = nt - t0 < Q0_GROUP ? nt - t0 : Q0_GROUP;
+        const uint8_t *x = (const uint8_t *)xv + (size_t)t0 * xs;
+        if (nr == ST_PANEL_ROWS) q0_gemm_group(kind, 1, n, y + t0 * ys, ys, wv, ws, nr, x, xs, tn);
+        else q0_gemm_group(kind, 0, n, y + t0 * ys, ys, wv, ws, nr, x, xs, tn);
     }
 }
 

@@ -549,6 +549,7 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
 static inline __attribute__((always_inline)) void q0_scales(const int kind, const int full, const uint8_t *w, size_t ws,
                                                              int64_t nr, int64_t b, uint16_t *d) {
     const uint8_t *p = w + b * q0_size(kind);
+#pragma GCC unroll 16
     for (int r = 0; r < ST_PANEL_ROWS; r++) {
         if (full || r < nr) memcpy(&d[r], p + (size_t)r * ws, 2);
         else d[r] = 0;
@@ -596,10 +597,10 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
     uint16_t d16[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(32)));
     for (int64_t b = 0; b < Q0_AHEAD && b < nb; b++) q0_scales(kind, full, w, ws, nr, b, d16[b]);
     const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
-    const size_t span = (size_t)ST_PANEL_ROWS * ws;
-    size_t pf = 0;
+    const size_t span = (size_t)ST_PANEL_ROWS * ws, step = (span + (size_t)nb - 1) / (size_t)nb;
+    size_t pf = 0, upto = 0;
     for (int64_t b = 0; b < nb; b++) {
-        const size_t upto = span * (size_t)(b + 1) / (size_t)nb;
+        upto = upto + step < span ? upto + step : span; /* (a division here costs more than it saves) */
         /* without it the panel runs 3x slower from DRAM: the 16 row streams
          * defeat the hardware prefetchers (NTA/T1 hints and two panels ahead
          * measured no better) */

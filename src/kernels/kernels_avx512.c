@@ -728,9 +728,9 @@ static inline __attribute__((always_inline)) void k45_toks(const int kind, const
     __m512i bit[4];
     #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) bit[j] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 2 * j)), _mm256_set1_epi8((char)(1 << (2 * j + 1))), 1);
-    __m512 acc[4];
-    __m128 accm[4];
-#pragma GCC unroll 4
+    __m512 acc[8];
+    __m128 accm[8];
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
         acc[t] = _mm512_setzero_ps();
         accm[t] = _mm_setzero_ps();
@@ -755,7 +755,7 @@ static inline __attribute__((always_inline)) void k45_toks(const int kind, const
             #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) q[j] = _mm512_mask_add_epi8(q[j], _mm512_test_epi8_mask(qh, bit[j]), q[j], _mm512_set1_epi8(16));
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const block_q8_K *b = (const block_q8_K *)(x + t * xs) + i;
             const __m128 dd = _mm_mul_ps(wdd, _mm_set1_ps(b->d)); /* [d, dmin] * dy */
@@ -770,7 +770,7 @@ static inline __attribute__((always_inline)) void k45_toks(const int kind, const
             acc[t] = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
         __m128 m = accm[t];
         m = _mm_add_ps(m, _mm_movehl_ps(m, m));
@@ -797,8 +797,8 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
         const __m256i hi = _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * k + 2)), _mm_set1_epi16((short)(4 * k + 3)), 1);
         idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     }
-    __m512 acc[4];
-#pragma GCC unroll 4
+    __m512 acc[8];
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const float wd = h2f(a[i].d);
@@ -814,7 +814,7 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
             scl[2 * h] = _mm512_permutexvar_epi16(idx[2 * h], sc);
             scl[2 * h + 1] = _mm512_permutexvar_epi16(idx[2 * h + 1], sc);
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const block_q8_K *b = (const block_q8_K *)(x + t * xs) + i;
             const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), sc16);
@@ -825,7 +825,7 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(b->d * wd), _mm512_cvtepi32_ps(sumi), acc[t]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) s[t * ss] = _mm512_reduce_add_ps(acc[t]);
 }
 
@@ -835,16 +835,19 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *w, const void *x) { q6
 
 static void vec_dot_toks_q4_K(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
     int64_t t = 0;
+    for (; t + 8 <= nt; t += 8) k45_toks(KQ_Q4_K, 8, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
     for (; t + 4 <= nt; t += 4) k45_toks(KQ_Q4_K, 4, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
     for (; t < nt; t++) k45_toks(KQ_Q4_K, 1, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
 }
 static void vec_dot_toks_q5_K(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
     int64_t t = 0;
+    for (; t + 8 <= nt; t += 8) k45_toks(KQ_Q5_K, 8, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
     for (; t + 4 <= nt; t += 4) k45_toks(KQ_Q5_K, 4, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
     for (; t < nt; t++) k45_toks(KQ_Q5_K, 1, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
 }
 static void vec_dot_toks_q6_K(int64_t n, float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t nt) {
     int64_t t = 0;
+    for (; t + 8 <= nt; t += 8) q6k_toks(8, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
     for (; t + 4 <= nt; t += 4) q6k_toks(4, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
     for (; t < nt; t++) q6k_toks(1, n, s + t * ss, ss, w, (const uint8_t *)x + t * xs, xs);
 }

@@ -73,9 +73,9 @@ static int64_t mm_take(mm_range *r, int from_back) {
 /* Bytes of weight rows in one tile: it stays in L2 while every activation row
  * (each in L1 for the length of the tile) passes over it. */
 #define ROW_TILE_BYTES (64 * 1024)
-/* Activation rows per vec_dot_toks call: the kernels' group size; four rows
+/* Activation rows per vec_dot_toks call: the kernels' largest group; eight rows
  * of a few KiB stay in L1 while the weight tile passes. */
-#define TOK_TILE 4
+#define TOK_TILE 8
 /* Up to this many tokens a call streams the weights like a decode step: their
  * activations (a few KiB each) stay in L1/L2 while the rows pass once. */
 #define STREAM_MAX_TOK 16

@@ -605,9 +605,14 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
          * defeat the hardware prefetchers (NTA/T1 hints and two panels ahead
          * measured no better) */
         for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_T0);
-        if (b + Q0_AHEAD < nb) q0_scales(kind, full, w, ws, nr, b + Q0_AHEAD, d16[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
+        /* the row stride as the compiler cannot see it: it then addresses the
+         * sixteen rows as base + {1,3,5,7} x stride x {1,2,4}, rather than
+         * keeping sixteen row offsets that do not fit the registers */
+        size_t wsb = ws;
+        __asm__("" : "+r"(wsb));
+        if (b + Q0_AHEAD < nb) q0_scales(kind, full, w, wsb, nr, b + Q0_AHEAD, d16[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
         __m512i o[9];
-        q0_repack(kind, full, w, ws, nr, b, d16[b % (Q0_AHEAD + 1)], o);
+        q0_repack(kind, full, w, wsb, nr, b, d16[b % (Q0_AHEAD + 1)], o);
         const int j = (int)(b & 7);
         for (int64_t t = 0; t < nt; t++) {
             const uint8_t *xr = x + (size_t)t * xs;

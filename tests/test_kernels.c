@@ -93,6 +93,38 @@ static double terms2(const float *a, const float *b, int64_t n) {
 
 /* ---------------------------------------------------------------- vec_dot */
 
+/* silu_mul against the scalar reference: a few ulp over the range where the
+ * gate matters, exact limits past it, inf/NaN as the reference gives them. */
+static void test_silu_mul(const st_kernels *k) {
+    CHECKF(k->silu_mul != NULL, "%s: no silu_mul", k->isa);
+    if (!k->silu_mul) return;
+    enum { N = 1000 + 13 };
+    static float g[N], a[N], want[N], got[N];
+    uint32_t s = 7;
+    for (int i = 0; i < N; i++) {
+        s = s * 1664525u + 1013904223u;
+        g[i] = ((float)(s >> 8) / 16777216.0f * 2 - 1) * (i < 600 ? 12.0f : 120.0f);
+        a[i] = 0.5f + (float)(i % 7);
+    }
+    const float special[] = {0.0f, -0.0f, 88.0f, -88.0f, 89.5f, -89.5f, 200.0f, -200.0f, INFINITY, -INFINITY, NAN, 1e-30f, -1e-30f};
+    for (int i = 0; i < 13; i++) g[1000 + i] = special[i];
+    memcpy(want, a, sizeof a);
+    memcpy(got, a, sizeof a);
+    st_silu_mul_scalar(N, want, g);
+    /* odd lengths and offsets reach the masked tails */
+    k->silu_mul(N - 5, got, g);
+    k->silu_mul(5, got + N - 5, g + N - 5);
+    int bad = 0;
+    for (int i = 0; i < N && bad < 5; i++) {
+        const int ok = isnan(want[i]) ? isnan(got[i]) : (isinf(want[i]) ? got[i] == want[i] : fabsf(got[i] - want[i]) <= 4e-7f * fabsf(want[i]) + 1e-37f);
+        if (!ok) {
+            fprintf(stderr, "  %s silu_mul g=%g: got %.9g want %.9g\n", k->isa, (double)g[i], (double)got[i], (double)want[i]);
+            bad++;
+        }
+    }
+    CHECKF(bad == 0, "%s: silu_mul within 4e-7 relative of the scalar reference", k->isa);
+}
+
 static void test_vec_dot(const st_kernels *k) {
     const st_kernels *ref = st_kernels_by_name("scalar");
     for (int ti = 0; ti < N_WTYPES; ti++) {
@@ -560,6 +592,7 @@ int main(void) {
         test_block_sensitivity(k);
         test_vec_dot_rows(k);
         test_vec_dot_toks(k);
+        test_silu_mul(k);
         test_gemm_panel(k);
         test_quantize_row(k);
         test_f32_helpers(k);

@@ -37,6 +37,9 @@ typedef struct st_kernels {
     st_quantize_row_fn quantize_row[ST_TYPE_COUNT];/* indexed by activation type */
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a*x */
+    /* a[i] *= silu(g[i]) = g[i] / (1 + exp(-g[i])): the SwiGLU gate. SIMD
+     * tables use their own exp (within a few ulp of the scalar reference). */
+    void (*silu_mul)(int64_t n, float *a, const float *g);
     /* Filled wherever vec_dot is; bit-identical to vec_dot row by row, so results
      * do not depend on how callers group rows (e.g. per thread). Attention over
      * a cache should call it once for all positions: with rows of head_dim
@@ -116,6 +119,7 @@ void st_quantize_row_q8_1_scalar(const float *x, void *y, int64_t n);
 void st_quantize_row_q8_K_scalar(const float *x, void *y, int64_t n);
 float st_dot_f32_scalar(int64_t n, const float *a, const float *b);
 void st_axpy_f32_scalar(int64_t n, float a, const float *x, float *y);
+void st_silu_mul_scalar(int64_t n, float *a, const float *g);
 void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y);
 
 /* The eight 6-bit scales and eight mins of a Q4_K/Q5_K super-block, four per

@@ -565,6 +565,7 @@ const st_kernels st_kernels_avx2_table = {
     },
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
+    .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = axpy_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,

@@ -5,6 +5,8 @@
  * not a goal here. */
 #include <string.h>
 
+#include <math.h>
+
 #include "kernels.h"
 
 static inline float h2f(st_f16 h) { return st_f16_to_f32(h); }
@@ -226,6 +228,10 @@ float st_dot_f32_scalar(int64_t n, const float *a, const float *b) {
     return (float)sum;
 }
 
+void st_silu_mul_scalar(int64_t n, float *a, const float *g) {
+    for (int64_t i = 0; i < n; i++) a[i] *= g[i] / (1.0f + expf(-g[i]));
+}
+
 void st_axpy_f32_scalar(int64_t n, float a, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -272,6 +278,7 @@ const st_kernels st_kernels_scalar_table = {
     },
     .dot_f32 = st_dot_f32_scalar,
     .axpy_f32 = st_axpy_f32_scalar,
+    .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = st_axpy_f16_scalar,
     .vec_dot_rows = {
         [ST_TYPE_F32] = rows_f32,

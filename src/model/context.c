@@ -292,11 +292,11 @@ static void attention_task(void *arg, int ith, int nth) {
 static inline float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* The FFN activation on the pool: one expf or tanhf per element is ~5% of a
  * batched decode step when one thread does it while the others wait. */
 typedef struct ffn_act_job {
+    const st_kernels *k;
     float *a;       /* [n] in: up (or the only) projection; out: activation */
     const float *g; /* [n] gate projection, NULL for GELU */
     size_t n;
@@ -308,9 +308,9 @@ static void ffn_act_task(void *arg, int ith, int nth) {
     /* whole cache lines per thread */
     st_split((int64_t)(j->n + 15) / 16, ith, nth, &lo, &hi);
     const size_t e = (size_t)hi * 16 < j->n ? (size_t)hi * 16 : j->n;
-    if (j->g)
-        for (size_t i = (size_t)lo * 16; i < e; i++) j->a[i] *= silu(j->g[i]);
-    else
+    if (j->g) {
+        if (e > (size_t)lo * 16) j->k->silu_mul((int64_t)(e - (size_t)lo * 16), j->a + (size_t)lo * 16, j->g + (size_t)lo * 16);
+    } else
         for (size_t i = (size_t)lo * 16; i < e; i++) j->a[i] = gelu_tanh(j->a[i]);
 }
 
@@ -370,7 +370,7 @@ static void layer_forward(st_context *c, int l) {
     if (hp->ffn == ST_FFN_SWIGLU) {
         matmul(c, &L->ffn_gate, c->xn, n, c->ff_b);
     }
-    ffn_act_job act = {c->ff_a, hp->ffn == ST_FFN_SWIGLU ? c->ff_b : NULL, nff};
+    ffn_act_job act = {c->k, c->ff_a, hp->ffn == ST_FFN_SWIGLU ? c->ff_b : NULL, nff};
     if (c->pool && st_pool_size(c->pool) > 1 && nff >= 4096) st_pool_run(c->pool, ffn_act_task, &act);
     else ffn_act_task(&act, 0, 1);
     matmul(c, &L->ffn_down, c->ff_a, n, c->xn);

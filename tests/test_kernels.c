@@ -444,6 +444,61 @@ static void test_f32_helpers(const st_kernels *k) {
 
 /* ---------------------------------------------------------------- matmul */
 
+/* st_matmul_multi == one st_matmul per matrix, bit for bit: matrices of
+ * types that share the activation conversion (Q8_0, Q5_0), one that does not
+ * (Q4_K), odd row counts, one token and several, one thread and two. */
+static void test_matmul_multi(const st_kernels *k, st_pool *pool2) {
+    const int64_t cols = 512;
+    const st_type types[3] = {ST_TYPE_Q8_0, ST_TYPE_Q4_K, ST_TYPE_Q5_0};
+    const int64_t rows[3] = {100, 37, 64};
+    uint8_t *wq[3];
+    for (int i = 0; i < 3; i++) {
+        float *w = malloc(rows[i] * cols * sizeof(float));
+        rnd_row(w, rows[i] * cols, 1.0f);
+        wq[i] = malloc(st_row_size(types[i], cols) * rows[i]);
+        for (int64_t r = 0; r < rows[i]; r++)
+            st_quantize_row(types[i], w + r * cols, wq[i] + r * st_row_size(types[i], cols), cols);
+        free(w);
+    }
+    const int64_t ntoks[] = {1, 9};
+    int ok = 1;
+    for (int ni = 0; ni < 2; ni++)
+        for (int th = 1; th <= 2; th++) {
+            const int64_t nt = ntoks[ni];
+            st_pool *pool = th == 1 ? NULL : pool2;
+            float *x = malloc(nt * cols * sizeof(float));
+            rnd_row(x, nt * cols, 1.0f);
+            size_t ss = 0;
+            for (int i = 0; i < 3; i++) {
+                const size_t z = st_matmul_scratch_size(types[i], cols, nt);
+                if (z > ss) ss = z;
+            }
+            void *scratch = malloc(ss + 64);
+            float *want[3], *got[3];
+            st_matmul_part parts[3];
+            for (int i = 0; i < 3; i++) {
+                want[i] = malloc(nt * rows[i] * sizeof(float));
+                got[i] = malloc(nt * rows[i] * sizeof(float));
+                st_matmul(pool, k, wq[i], types[i], rows[i], cols, x, nt, want[i], scratch);
+                parts[i] = (st_matmul_part){wq[i], types[i], rows[i], got[i]};
+            }
+            st_matmul_multi(pool, k, parts, 3, cols, x, nt, scratch);
+            for (int i = 0; i < 3; i++) {
+                if (memcmp(want[i], got[i], nt * rows[i] * sizeof(float)) != 0) {
+                    fprintf(stderr, "  %s st_matmul_multi %s nt=%lld threads=%d differs\n", k->isa, st_type_name(types[i]),
+                            (long long)nt, th);
+                    ok = 0;
+                }
+                free(want[i]);
+                free(got[i]);
+            }
+            free(x);
+            free(scratch);
+        }
+    for (int i = 0; i < 3; i++) free(wq[i]);
+    CHECKF(ok, "%s: st_matmul_multi == st_matmul per matrix", k->isa);
+}
+
 static void test_matmul(const st_kernels *k, st_pool *pool2) {
     const int64_t cols = 512;
     const int64_t rows_list[] = {37, 300};
@@ -598,6 +653,7 @@ int main(void) {
         test_f32_helpers(k);
         test_axpy_f16(k);
         if (pool2) test_matmul(k, pool2);
+        if (pool2) test_matmul_multi(k, pool2);
     }
     st_pool_free(pool2);
     return t_done("test_kernels");

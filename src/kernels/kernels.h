@@ -92,6 +92,18 @@ void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type
                int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch);
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok);
 
+/* Several matrices against the same activations (q, k, v; gate, up): those
+ * whose activations convert alike share one conversion and one pool run, the
+ * others run after. Same results as one st_matmul per matrix. */
+typedef struct st_matmul_part {
+    const void *W;
+    st_type wtype;
+    int64_t rows;
+    float *y; /* [n_tok, rows] */
+} st_matmul_part;
+void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_part *parts, int n_parts, int64_t cols,
+                     const float *x, int64_t n_tok, void *scratch);
+
 /* ---------------------------------------------------------------- internal
  * Shared by the files of src/kernels only. Each ISA file defines one table;
  * a SIMD table points at the scalar entries below for anything it does not

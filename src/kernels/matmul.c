@@ -19,8 +19,9 @@
 
 /* st_pool_init's limit */
 #define MM_MAX_THREADS 1024
+/* Matrices in one st_matmul_multi run (q, k, v) */
+#define MM_MAX_PARTS 4
 
-struct mm_range;
 typedef struct mm_task {
     st_pool *pool;
     st_vec_dot_fn dot;
@@ -45,8 +46,7 @@ typedef struct mm_task {
     size_t q_bsize;
     /* phase 2: rows in chunks; each thread owns a contiguous run of chunks
      * (mm_range) and, when done, takes chunks from the back of other runs */
-    int64_t chunk_rows, n_chunks;
-    struct mm_range *ranges;
+    int64_t chunk_rows, n_chunks, first_chunk; /* this matrix's chunks in the run's numbering */
 } mm_task;
 
 /* A thread's run of chunks [front, back), packed front | back << 32. The owner
@@ -58,6 +58,12 @@ typedef struct mm_task {
 typedef struct mm_range {
     _Alignas(64) atomic_ullong fb;
 } mm_range;
+
+typedef struct mm_run_all {
+    mm_task *t; /* [n]: the matrices; t[0] converts the activations for all */
+    int n;
+    mm_range *ranges;
+} mm_run_all;
 
 static int64_t mm_take(mm_range *r, int from_back) {
     unsigned long long v = atomic_load_explicit(&r->fb, memory_order_relaxed);
@@ -160,13 +166,17 @@ static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
     }
 }
 
-static void mm_chunk(const mm_task *t, int64_t c) {
-    const int64_t r0 = c * t->chunk_rows;
+static void mm_chunk(const mm_run_all *a, int64_t c) {
+    int i = 0;
+    while (i + 1 < a->n && c >= a->t[i + 1].first_chunk) i++;
+    const mm_task *t = &a->t[i];
+    const int64_t r0 = (c - t->first_chunk) * t->chunk_rows;
     mm_rows(t, r0, r0 + t->chunk_rows < t->rows ? r0 + t->chunk_rows : t->rows);
 }
 
 static void mm_run(void *arg, int ith, int nth) {
-    mm_task *t = arg;
+    const mm_run_all *a = arg;
+    const mm_task *t = &a->t[0];
     if (t->quant) {
         int64_t lo, hi;
         if (t->pack) {
@@ -183,9 +193,9 @@ static void mm_run(void *arg, int ith, int nth) {
         /* rows are independent of each other but every row needs all activations */
         if (nth > 1) st_pool_barrier(t->pool);
     }
-    for (int64_t c; (c = mm_take(&t->ranges[ith], 0)) >= 0;) mm_chunk(t, c);
+    for (int64_t c; (c = mm_take(&a->ranges[ith], 0)) >= 0;) mm_chunk(a, c);
     for (int v = 1; v < nth; v++)
-        for (int64_t c; (c = mm_take(&t->ranges[(ith + v) % nth], 1)) >= 0;) mm_chunk(t, c);
+        for (int64_t c; (c = mm_take(&a->ranges[(ith + v) % nth], 1)) >= 0;) mm_chunk(a, c);
 }
 
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
@@ -197,71 +207,110 @@ size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
     return sz;
 }
 
-void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
-               int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch) {
+/* The task of one weight matrix; 0 when it has no kernel (y poisoned). */
+static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtype, int64_t rows, int64_t cols,
+                    const float *x, int64_t n_tok, float *y, void *scratch) {
     const st_type_traits *tw = st_type_traits_get(wtype);
     const st_vec_dot_fn dot = tw ? k->vec_dot[wtype] : NULL;
-    if (rows <= 0 || n_tok <= 0) return;
+    memset(t, 0, sizeof *t);
     if (!dot) {
         /* No kernel for this weight type (loaders check traits->compute first):
          * poison the output rather than leave stale numbers that look valid. */
         for (int64_t i = 0; i < rows * n_tok; i++) y[i] = __builtin_nanf("");
-        return;
+        return 0;
     }
-    const int nth = pool ? st_pool_size(pool) : 1;
-    mm_task t;
-    memset(&t, 0, sizeof t);
-    t.pool = pool;
-    t.dot = dot;
-    t.dot_rows = k->vec_dot_rows[wtype];
-    t.dot_toks = k->vec_dot_toks[wtype];
-    t.W = W;
-    t.w_row = st_row_size(wtype, cols);
-    t.rows = rows;
-    t.cols = cols;
-    t.n_tok = n_tok;
-    t.y = y;
+    t->dot = dot;
+    t->dot_rows = k->vec_dot_rows[wtype];
+    t->dot_toks = k->vec_dot_toks[wtype];
+    t->W = W;
+    t->w_row = st_row_size(wtype, cols);
+    t->rows = rows;
+    t->cols = cols;
+    t->n_tok = n_tok;
+    t->y = y;
     const st_type vdt = tw->vec_dot_type;
     if (vdt == ST_TYPE_F32) {
-        t.xq = (const uint8_t *)x;
-        t.x_row = (size_t)cols * sizeof(float);
+        t->xq = (const uint8_t *)x;
+        t->x_row = (size_t)cols * sizeof(float);
     } else {
         const st_type_traits *tv = st_type_traits_get(vdt);
-        t.quant = k->quantize_row[vdt];
-        t.x = x;
-        t.scratch = scratch;
-        t.xq = scratch;
-        t.x_row = st_row_size(vdt, cols);
+        t->quant = k->quantize_row[vdt];
+        t->x = x;
+        t->scratch = scratch;
+        t->xq = scratch;
+        t->x_row = st_row_size(vdt, cols);
         /* rows of whole blocks lie back to back in x and in the scratch, so the
          * n_tok rows convert as one long row split on any block boundary */
-        t.q_blck = tv->blck_size;
-        t.q_bsize = tv->type_size;
-        t.q_blocks = cols / tv->blck_size * n_tok;
+        t->q_blck = tv->blck_size;
+        t->q_bsize = tv->type_size;
+        t->q_blocks = cols / tv->blck_size * n_tok;
         if (n_tok > 1 && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
-            t.pack = k->pack_row[wtype];
-            t.xq_plain = scratch;
-            t.xq_plain_row = t.x_row;
-            uintptr_t p = (uintptr_t)((uint8_t *)scratch + (size_t)n_tok * t.x_row);
-            t.xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
-            t.x_row = st_packed_row_size(cols);
-            t.gemm = k->gemm_panel[wtype];
+            t->pack = k->pack_row[wtype];
+            t->xq_plain = scratch;
+            t->xq_plain_row = t->x_row;
+            uintptr_t p = (uintptr_t)((uint8_t *)scratch + (size_t)n_tok * t->x_row);
+            t->xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
+            t->x_row = st_packed_row_size(cols);
+            t->gemm = k->gemm_panel[wtype];
         }
     }
+    return 1;
+}
+
+/* Matrices that read the activations the same way (same conversion and
+ * packing) share one conversion and one pool run. */
+static int mm_same_input(const mm_task *a, const mm_task *b) {
+    return a->quant == b->quant && a->pack == b->pack && a->xq == b->xq && a->x_row == b->x_row;
+}
+
+void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_part *parts, int n_parts, int64_t cols,
+                     const float *x, int64_t n_tok, void *scratch) {
+    if (n_tok <= 0 || n_parts <= 0) return;
+    const int nth = pool ? st_pool_size(pool) : 1;
+    mm_task t[MM_MAX_PARTS];
+    int n = 0;
+    int64_t total = 0;
+    for (int i = 0; i < n_parts; i++) {
+        if (parts[i].rows <= 0) continue;
+        if (n == MM_MAX_PARTS || !mm_setup(&t[n], k, parts[i].W, parts[i].wtype, parts[i].rows, cols, x, n_tok, parts[i].y, scratch))
+            continue;
+        if (n > 0 && !mm_same_input(&t[0], &t[n])) {
+            /* a separate run: this one's conversion would overwrite the scratch */
+            st_matmul(pool, k, parts[i].W, parts[i].wtype, parts[i].rows, cols, x, n_tok, parts[i].y, scratch);
+            continue;
+        }
+        total += parts[i].rows;
+        n++;
+    }
+    if (n == 0) return;
     /* Enough chunks for balancing (8 per thread), few enough that the
      * counters stay cold; a multiple of 16 rows (one cache line of y) keeps two
-     * threads from writing the same line. */
-    int64_t chunk = rows / ((int64_t)nth * 8);
+     * threads from writing the same line. One chunk size for all the
+     * matrices, so that threads get near-equal shares of rows. */
+    int64_t chunk = total / ((int64_t)nth * 8);
     chunk = (chunk + 15) & ~(int64_t)15;
     if (chunk < 16) chunk = 16;
-    t.chunk_rows = chunk;
-    t.n_chunks = (rows + chunk - 1) / chunk;
+    int64_t n_chunks = 0;
+    for (int i = 0; i < n; i++) {
+        t[i].pool = pool;
+        t[i].chunk_rows = chunk;
+        t[i].first_chunk = n_chunks;
+        t[i].n_chunks = (t[i].rows + chunk - 1) / chunk;
+        n_chunks += t[i].n_chunks;
+    }
     mm_range ranges[MM_MAX_THREADS];
-    t.ranges = ranges;
     for (int i = 0; i < nth; i++) {
         int64_t lo, hi;
-        st_split(t.n_chunks, i, nth, &lo, &hi);
+        st_split(n_chunks, i, nth, &lo, &hi);
         atomic_init(&ranges[i].fb, (unsigned long long)hi << 32 | (unsigned long long)lo);
     }
-    if (nth > 1) st_pool_run(pool, mm_run, &t);
-    else mm_run(&t, 0, 1);
+    mm_run_all all = {t, n, ranges};
+    if (nth > 1) st_pool_run(pool, mm_run, &all);
+    else mm_run(&all, 0, 1);
+}
+
+void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
+               int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch) {
+    const st_matmul_part part = {W, wtype, rows, y};
+    st_matmul_multi(pool, k, &part, 1, cols, x, n_tok, scratch);
 }

@@ -250,6 +250,16 @@ static void matmul(st_context *c, const st_weight *w, const float *x, int n, flo
     st_matmul(c->pool, c->k, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->mm_scratch);
 }
 
+/* Up to three matrices over the same input (q, k, v; up, gate): one
+ * activation conversion and one pool run where their types allow. */
+static void matmul3(st_context *c, const st_weight *w0, float *y0, const st_weight *w1, float *y1, const st_weight *w2,
+                    float *y2, const float *x, int n) {
+    const st_matmul_part parts[3] = {{w0->data, w0->type, w0->ne[1], y0},
+                                     {w1->data, w1->type, w1->ne[1], y1},
+                                     {w2 ? w2->data : NULL, w2 ? w2->type : w0->type, w2 ? w2->ne[1] : 0, y2}};
+    st_matmul_multi(c->pool, c->k, parts, w2 ? 3 : 2, w0->ne[0], x, n, c->mm_scratch);
+}
+
 /* Attention task: (token, head) pairs split among threads. Like llama.cpp,
  * the query and the softmax weights are rounded to half precision before
  * they meet the half-precision cache. */
@@ -335,9 +345,7 @@ static void layer_forward(st_context *c, int l) {
             memcpy(c->vc + (size_t)t * kvd, r + qd + kvd, (size_t)kvd * sizeof(float));
         }
     } else {
-        matmul(c, &L->wq, c->xn, n, c->q);
-        matmul(c, &L->wk, c->xn, n, c->kc);
-        matmul(c, &L->wv, c->xn, n, c->vc);
+        matmul3(c, &L->wq, c->q, &L->wk, c->kc, &L->wv, c->vc, c->xn, n);
         add_bias(c->q, L->bq, n, qd);
         add_bias(c->kc, L->bk, n, kvd);
         add_bias(c->vc, L->bv, n, kvd);
@@ -365,11 +373,9 @@ static void layer_forward(st_context *c, int l) {
 
     norm_rows(hp, c->x, c->xn, n, L->ffn_norm, L->ffn_norm_b);
     size_t nff = (size_t)n * hp->n_ff;
-    matmul(c, &L->ffn_up, c->xn, n, c->ff_a);
+    if (hp->ffn == ST_FFN_SWIGLU) matmul3(c, &L->ffn_up, c->ff_a, &L->ffn_gate, c->ff_b, NULL, NULL, c->xn, n);
+    else matmul(c, &L->ffn_up, c->xn, n, c->ff_a);
     add_bias(c->ff_a, L->ffn_up_b, n, hp->n_ff);
-    if (hp->ffn == ST_FFN_SWIGLU) {
-        matmul(c, &L->ffn_gate, c->xn, n, c->ff_b);
-    }
     ffn_act_job act = {c->k, c->ff_a, hp->ffn == ST_FFN_SWIGLU ? c->ff_b : NULL, nff};
     if (c->pool && st_pool_size(c->pool) > 1 && nff >= 4096) st_pool_run(c->pool, ffn_act_task, &act);
     else ffn_act_task(&act, 0, 1);

@@ -530,9 +530,7 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
 /* Tokens that meet each repacked block while it is in registers: their
  * accumulators (8 residues each, 16 KiB) stay in L1. (16 and 64 measured
  * slower at 128 tokens.) */
-#ifndef Q0_GROUP
 #define Q0_GROUP 32
-#endif
 /* Blocks ahead whose scales are copied (a ring of Q0_AHEAD + 1). */
 #define Q0_AHEAD 3
 
@@ -593,7 +591,7 @@ static inline __m512i dpbusd_bcast(__m512i acc, __m512i o, const uint8_t *p) {
     return acc;
 }
 
-/* acc += block bj of the chunk (repacked o) for one token. */
+/* acc += one token's product with a block repacked into o (q0_repack). */
 static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i *o, const uint8_t *x, float xd, int32_t xc,
                                                                     __m512 acc) {
     /* one chain: the other tokens' blocks are in flight meanwhile (two
@@ -746,7 +744,7 @@ static inline __m256i k4_scales16(const uint8_t *scales) {
     return _mm256_cvtepu8_epi16(r);
 }
 
-/* ---- K-quants: one weight row against up to four activation rows. Most of
+/* ---- K-quants: one weight row against up to eight activation rows. Most of
  * a super-block's work is on the weight side (nibbles, high bits, scale
  * unpacking and broadcasts); for a batch of tokens it is done once and reused.
  * vec_dot is the same body with one activation row, so results are

@@ -3,9 +3,8 @@
  * exact integer sums per block scaled as ggml's reference vec_dot does, so a
  * SIMD kernel may only differ from these by float summation order. Speed is
  * not a goal here. */
-#include <string.h>
-
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 

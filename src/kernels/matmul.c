@@ -19,7 +19,8 @@
 
 /* st_pool_init's limit */
 #define MM_MAX_THREADS 1024
-/* Matrices in one st_matmul_multi run (q, k, v) */
+/* Task slots of st_matmul_multi: up to three matrices in the shared run (q,
+ * k, v), one slot for a matrix that runs on its own */
 #define MM_MAX_PARTS 4
 
 typedef struct mm_task {
@@ -46,7 +47,7 @@ typedef struct mm_task {
     size_t q_bsize;
     /* phase 2: rows in chunks; each thread owns a contiguous run of chunks
      * (mm_range) and, when done, takes chunks from the back of other runs */
-    int64_t chunk_rows, n_chunks, first_chunk; /* this matrix's chunks in the run's numbering */
+    int64_t chunk_rows, first_chunk; /* this matrix's chunks in the run's numbering */
 } mm_task;
 
 /* A thread's run of chunks [front, back), packed front | back << 32. The owner
@@ -263,26 +264,11 @@ static int mm_same_input(const mm_task *a, const mm_task *b) {
     return a->quant == b->quant && a->pack == b->pack && a->xq == b->xq && a->x_row == b->x_row;
 }
 
-void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_part *parts, int n_parts, int64_t cols,
-                     const float *x, int64_t n_tok, void *scratch) {
-    if (n_tok <= 0 || n_parts <= 0) return;
+/* One pool run over matrices t[0..n) that share t[0]'s activation conversion. */
+static void mm_launch(st_pool *pool, mm_task *t, int n) {
     const int nth = pool ? st_pool_size(pool) : 1;
-    mm_task t[MM_MAX_PARTS];
-    int n = 0;
     int64_t total = 0;
-    for (int i = 0; i < n_parts; i++) {
-        if (parts[i].rows <= 0) continue;
-        if (n == MM_MAX_PARTS || !mm_setup(&t[n], k, parts[i].W, parts[i].wtype, parts[i].rows, cols, x, n_tok, parts[i].y, scratch))
-            continue;
-        if (n > 0 && !mm_same_input(&t[0], &t[n])) {
-            /* a separate run: this one's conversion would overwrite the scratch */
-            st_matmul(pool, k, parts[i].W, parts[i].wtype, parts[i].rows, cols, x, n_tok, parts[i].y, scratch);
-            continue;
-        }
-        total += parts[i].rows;
-        n++;
-    }
-    if (n == 0) return;
+    for (int i = 0; i < n; i++) total += t[i].rows;
     /* Enough chunks for balancing (8 per thread), few enough that the
      * counters stay cold; a multiple of 16 rows (one cache line of y) keeps two
      * threads from writing the same line. One chunk size for all the
@@ -295,8 +281,7 @@ void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_
         t[i].pool = pool;
         t[i].chunk_rows = chunk;
         t[i].first_chunk = n_chunks;
-        t[i].n_chunks = (t[i].rows + chunk - 1) / chunk;
-        n_chunks += t[i].n_chunks;
+        n_chunks += (t[i].rows + chunk - 1) / chunk;
     }
     mm_range ranges[MM_MAX_THREADS];
     for (int i = 0; i < nth; i++) {
@@ -307,6 +292,22 @@ void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_
     mm_run_all all = {t, n, ranges};
     if (nth > 1) st_pool_run(pool, mm_run, &all);
     else mm_run(&all, 0, 1);
+}
+
+void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_part *parts, int n_parts, int64_t cols,
+                     const float *x, int64_t n_tok, void *scratch) {
+    if (n_tok <= 0) return;
+    mm_task t[MM_MAX_PARTS];
+    int n = 0;
+    for (int i = 0; i < n_parts; i++) {
+        if (parts[i].rows <= 0 || !mm_setup(&t[n], k, parts[i].W, parts[i].wtype, parts[i].rows, cols, x, n_tok, parts[i].y, scratch))
+            continue;
+        if (n > 0 && (n == MM_MAX_PARTS - 1 || !mm_same_input(&t[0], &t[n])))
+            mm_launch(pool, &t[n], 1); /* a run of its own, before the shared one converts again */
+        else
+            n++;
+    }
+    if (n > 0) mm_launch(pool, t, n);
 }
 
 void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,

@@ -250,13 +250,12 @@ static void matmul(st_context *c, const st_weight *w, const float *x, int n, flo
     st_matmul(c->pool, c->k, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->mm_scratch);
 }
 
-/* Up to three matrices over the same input (q, k, v; up, gate): one
+/* Two or three matrices over the same input (q, k, v; up, gate): one
  * activation conversion and one pool run where their types allow. */
 static void matmul3(st_context *c, const st_weight *w0, float *y0, const st_weight *w1, float *y1, const st_weight *w2,
                     float *y2, const float *x, int n) {
-    const st_matmul_part parts[3] = {{w0->data, w0->type, w0->ne[1], y0},
-                                     {w1->data, w1->type, w1->ne[1], y1},
-                                     {w2 ? w2->data : NULL, w2 ? w2->type : w0->type, w2 ? w2->ne[1] : 0, y2}};
+    st_matmul_part parts[3] = {{w0->data, w0->type, w0->ne[1], y0}, {w1->data, w1->type, w1->ne[1], y1}};
+    if (w2) parts[2] = (st_matmul_part){w2->data, w2->type, w2->ne[1], y2};
     st_matmul_multi(c->pool, c->k, parts, w2 ? 3 : 2, w0->ne[0], x, n, c->mm_scratch);
 }
 

@@ -293,10 +293,11 @@ static void test_vec_dot_toks(const st_kernels *k) {
     }
 }
 
-/* gemm_panel, where a table has it: a panel of weight rows against packed
- * activations gives exactly vec_dot for every (row, token): rows 1..16, token
- * counts across its token groups, rows across its repacking chunks and with
- * partial last groups of 8 blocks. */
+/* gemm_panel, where a table has it: a panel of weight rows against the
+ * activations (packed by pack_row where the table has one, else the
+ * vec_dot_type rows as they are) gives exactly vec_dot for every (row, token):
+ * rows 1..16, token counts across its token groups, rows across its repacking
+ * chunks and with partial last groups of 8 blocks. */
 static void test_gemm_panel(const st_kernels *k) {
     for (int ti = 0; ti < N_WTYPES; ti++) {
         const st_type wt = k_wtypes[ti];
@@ -309,7 +310,9 @@ static void test_gemm_panel(const st_kernels *k) {
         const int64_t nts[] = {1, 2, 9, 33};
         for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
             const int64_t n = nblk[li] * tw->blck_size, ntmax = 33, nrmax = 16;
-            const size_t ws = st_row_size(wt, n) + 6, xs = st_row_size(vt, n), ps = st_packed_row_size(n), ys = 17;
+            const int packed = k->pack_row[wt] != NULL;
+            const size_t ws = st_row_size(wt, n) + 6, xs = st_row_size(vt, n), ys = 17;
+            const size_t ps = packed ? st_packed_row_size(n) : (xs + 63) & ~(size_t)63;
             float *f = malloc(n * sizeof(float));
             uint8_t *wq = calloc(nrmax, ws), *xq = calloc(ntmax, xs), *xp = aligned_alloc(64, ntmax * ps);
             float *y = malloc(ntmax * ys * sizeof(float));
@@ -320,7 +323,8 @@ static void test_gemm_panel(const st_kernels *k) {
             for (int64_t t = 0; t < ntmax; t++) {
                 rnd_row(f, n, 0.5f + t);
                 st_quantize_row(vt, f, xq + t * xs, n);
-                k->pack_row[wt](xq + t * xs, xp + t * ps, n);
+                if (packed) k->pack_row[wt](xq + t * xs, xp + t * ps, n);
+                else memcpy(xp + t * ps, xq + t * xs, xs);
             }
             for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++)
                 for (size_t ki = 0; ki < sizeof nts / sizeof nts[0]; ki++) {

@@ -50,13 +50,18 @@ typedef struct st_kernels {
      * run per token). Bit-identical to vec_dot, so a token's result does not
      * depend on the batch. */
     st_vec_dot_toks_fn vec_dot_toks[ST_TYPE_COUNT];
-    /* Faster still for many tokens, where a table has it (else NULL): the
-     * activation rows (in vec_dot_type) are repacked once per matmul by
-     * pack_row into rows of st_packed_row_size bytes, and gemm_panel
+    /* Faster still for many tokens, where a table has it (else NULL): gemm_panel
      * multiplies a panel of up to ST_PANEL_ROWS consecutive weight rows with
-     * any number of them. Also bit-identical to vec_dot. */
+     * any number of activation rows. Where pack_row is set (Q8_0 activations),
+     * the rows are first repacked by it into rows of st_packed_row_size
+     * bytes; otherwise the panel reads the vec_dot_type rows as they are.
+     * Also bit-identical to vec_dot. */
     void (*pack_row[ST_TYPE_COUNT])(const void *xq, void *xp, int64_t n); /* indexed by weight type */
     st_gemm_panel_fn gemm_panel[ST_TYPE_COUNT];
+    /* Nonzero where gemm_panel also beats vec_dot_rows for a single token
+     * (decode), i.e. where the weights cost more to unpack than to stream and
+     * the panel unpacks them for 16 rows at once. */
+    unsigned char gemm_panel_decode[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
 } st_kernels;

@@ -253,6 +253,8 @@ static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtyp
             t->xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
             t->x_row = st_packed_row_size(cols);
             t->gemm = k->gemm_panel[wtype];
+        } else if (k->gemm_panel[wtype] && !k->pack_row[wtype] && (n_tok > 1 || k->gemm_panel_decode[wtype])) {
+            t->gemm = k->gemm_panel[wtype]; /* on the converted rows as they are */
         }
     }
     return 1;

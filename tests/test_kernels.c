@@ -220,7 +220,7 @@ static void test_vec_dot_rows(const st_kernels *k) {
         const int bs = tw->blck_size;
         int ok = 1;
         /* block counts for quantized types; plain lengths (head_dim-like included) for float types */
-        const int64_t nblk[] = {1, 2, 3, 6, 8, 9, 10, 15, 16, 28, 33};
+        const int64_t nblk[] = {1, 2, 3, 4, 6, 8, 9, 10, 12, 15, 16, 28, 33};
         const int64_t nflt[] = {1, 7, 15, 16, 17, 31, 32, 33, 47, 64, 100, 128, 257};
         const size_t n_len = bs == 1 ? sizeof nflt / sizeof nflt[0] : sizeof nblk / sizeof nblk[0];
         for (size_t li = 0; li < n_len; li++) {

@@ -446,42 +446,56 @@ static inline __m256i load32_if(const void *p, int ok) {
     return ok ? _mm256_loadu_si256((const __m256i *)p) : _mm256_setzero_si256();
 }
 
-/* Up to 8 blocks [i, i+m) of R rows (R = 1, 2); acc lanes: row 0 even residues
- * (0,2,4,6), row 0 odd (1,3,5,7), row 1 even, row 1 odd. Blocks past m have
- * zero activations and scales (an exact no-op on the accumulators); their
- * weights are read from block i, which exists. */
-static inline __attribute__((always_inline)) void q0_group(const int kind, const int R, const int full, int64_t m,
+/* Up to M blocks [i, i+m) (M = 8, or 4 for a row's last 4) of R rows (R = 1,
+ * 2, 4). acc[h] lanes: row 2h even residues (0,2,4,6), row 2h odd
+ * (1,3,5,7), row 2h+1 even, row 2h+1 odd. Blocks past m have zero activations
+ * and scales (an exact no-op on the accumulators); their weights are read from
+ * block i, which exists. Rows share the activation side (loads, offset sums,
+ * scales): four rows per call cost less per row than two. */
+static inline __attribute__((always_inline)) void q0_group(const int kind, const int R, const int M, const int full, int64_t m,
                                                             const uint8_t *w, size_t ws, const block_q8_0 *b, int64_t i,
                                                             const f16_gather *gw, const f16_gather *gy, __m512 *acc) {
     const int S = q0_size(kind);
     const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8((char)q0_off(kind));
-    __m512i p[2][4];
-    __m256 sc[2];
-    const __m256 yd = full ? f16_gather8(gy, b + i) : f16_gather8_avail(gy, b + i, m * (int64_t)sizeof(block_q8_0));
-#pragma GCC unroll 2
+    /* all 8 scales readable with plain loads only for a full group of 8 */
+    const int plain = full && M == 8;
+    const int64_t have = full ? M : m;
+    __m512i p[4][4];
+    __m256 sc[4];
+    const __m256 yd = plain ? f16_gather8(gy, b + i) : f16_gather8_avail(gy, b + i, have * (int64_t)sizeof(block_q8_0));
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++)
-        sc[r] = _mm256_mul_ps(yd, full ? f16_gather8(gw, w + r * ws + i * S) : f16_gather8_avail(gw, w + r * ws + i * S, m * S));
+        sc[r] = _mm256_mul_ps(yd, plain ? f16_gather8(gw, w + r * ws + i * S) : f16_gather8_avail(gw, w + r * ws + i * S, have * S));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
+        if (2 * k >= M) {
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) p[r][k] = zero;
+            continue;
+        }
         const int a0 = full || 2 * k < m, a1 = full || 2 * k + 1 < m;
         const __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(load32_if(b[i + 2 * k].qs, a0)),
                                              load32_if(b[i + 2 * k + 1].qs, a1), 1);
         const __m512i nycorr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *row = w + r * ws + i * S;
             p[r][k] = _mm512_dpbusd_epi32(nycorr, q0_pair(kind, row + (a0 ? 2 * k : 0) * S, row + (a1 ? 2 * k + 1 : 0) * S), y);
         }
     }
-    const __m512i u0 = q0_quarters(p[0][0], p[0][1], p[0][2], p[0][3]);
-    const __m512i u1 = R == 2 ? q0_quarters(p[1][0], p[1][1], p[1][2], p[1][3]) : u0;
-    /* block 2k's dot is P_k over lanes L0 + L1, block 2k+1's over L2 + L3 */
-    const __m512i v = _mm512_add_epi32(_mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
-                                       _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
-    const __m512 sv = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15),
-                                            R == 2 ? _mm512_insertf32x8(_mm512_castps256_ps512(sc[0]), sc[1], 1)
-                                                   : _mm512_zextps256_ps512(sc[0]));
-    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), sv, *acc);
+    const __m512i perm = _mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+#pragma GCC unroll 2
+    for (int h = 0; 2 * h < R; h++) {
+        const int two = 2 * h + 1 < R;
+        const __m512i u0 = q0_quarters(p[2 * h][0], p[2 * h][1], p[2 * h][2], p[2 * h][3]);
+        const __m512i u1 = two ? q0_quarters(p[2 * h + 1][0], p[2 * h + 1][1], p[2 * h + 1][2], p[2 * h + 1][3]) : u0;
+        /* block 2k's dot is P_k over lanes L0 + L1, block 2k+1's over L2 + L3 */
+        const __m512i v = _mm512_add_epi32(_mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                           _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+        const __m512 sv = _mm512_permutexvar_ps(perm, two ? _mm512_insertf32x8(_mm512_castps256_ps512(sc[2 * h]), sc[2 * h + 1], 1)
+                                                          : _mm512_zextps256_ps512(sc[2 * h]));
+        acc[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), sv, acc[h]);
+    }
 }
 
 static inline float q0_tree_lanes(const float *l) { return ((l[0] + l[2]) + (l[1] + l[3])) + ((l[4] + l[6]) + (l[5] + l[7])); }
@@ -490,14 +504,20 @@ static inline __attribute__((always_inline)) void q0_rows(const int kind, int64_
                                                            const int R, const block_q8_0 *b) {
     const f16_gather gw = f16_gather_plan(q0_dtab(kind), q0_size(kind), 0), gy = f16_gather_plan(&g_q8_0_d, sizeof(block_q8_0), 0);
     const int64_t nb = n / QK8_0;
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) q0_group(kind, R, 1, 8, w, ws, b, i, &gw, &gy, &acc);
-    if (i < nb) q0_group(kind, R, 0, nb - i, w, ws, b, i, &gw, &gy, &acc);
-    float l[16];
-    _mm512_storeu_ps(l, acc);
-    s[0] = q0_tree_lanes(l);
-    if (R == 2) s[1] = q0_tree_lanes(l + 8);
+    for (; i + 8 <= nb; i += 8) q0_group(kind, R, 8, 1, 8, w, ws, b, i, &gw, &gy, acc);
+    /* a last 4 (rows of 896 = 28 blocks) without the work of 8 */
+    if (nb - i == 4) q0_group(kind, R, 4, 1, 4, w, ws, b, i, &gw, &gy, acc);
+    else if (nb - i > 4) q0_group(kind, R, 8, 0, nb - i, w, ws, b, i, &gw, &gy, acc);
+    else if (i < nb) q0_group(kind, R, 4, 0, nb - i, w, ws, b, i, &gw, &gy, acc);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r += 2) {
+        float l[16];
+        _mm512_storeu_ps(l, acc[r / 2]);
+        s[r] = q0_tree_lanes(l);
+        if (r + 1 < R) s[r + 1] = q0_tree_lanes(l + 8);
+    }
 }
 
 #define Q0_ROWS(sfx, kind)                                                                                              \
@@ -505,7 +525,11 @@ static inline __attribute__((always_inline)) void q0_rows(const int kind, int64_
     static void vec_dot_rows_##sfx(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {        \
         const uint8_t *wp = w;                                                                                      \
         int64_t r = 0;                                                                                              \
-        for (; r + 2 <= nr; r += 2) q0_rows(kind, n, s + r, wp + r * ws, ws, 2, x);                                 \
+        for (; r + 4 <= nr; r += 4) q0_rows(kind, n, s + r, wp + r * ws, ws, 4, x);                                 \
+        if (r + 2 <= nr) {                                                                                          \
+            q0_rows(kind, n, s + r, wp + r * ws, ws, 2, x);                                                         \
+            r += 2;                                                                                                 \
+        }                                                                                                           \
         if (r < nr) q0_rows(kind, n, s + r, wp + r * ws, ws, 1, x);                                                 \
     }
 Q0_ROWS(q8_0, K_Q8_0)
@@ -558,36 +582,118 @@ static inline __attribute__((always_inline)) void t16x8_dwords(const __m512i z[8
     }
 }
 
-/* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
- * as w + 128, and o[8] = the rows' scales as f32. Rows past nr read row 0
- * and get scale 0. */
-static inline __attribute__((always_inline)) void q0_repack(const int kind, const int full, const uint8_t *w, size_t ws,
-                                                            int64_t nr, int64_t b, const uint16_t *d16, __m512i *o) {
-    const uint8_t *base = w + b * q0_size(kind);
-    /* w + off -> w + 128 */
-    const __m512i to128 = _mm512_set1_epi8((char)(128 - q0_off(kind)));
-    __m512i z[8];
-#pragma GCC unroll 8
-    for (int p = 0; p < 8; p++) { /* lanes 0-1: row p, lanes 2-3: row p + 8 */
-        const uint8_t *r0 = base + (full || p < nr ? p : 0) * ws, *r1 = base + (full || p + 8 < nr ? p + 8 : 0) * ws;
-        z[p] = q0_pair(kind, r0, r1);
-        if (kind != K_Q8_0) z[p] = _mm512_add_epi8(z[p], to128);
+/* 16 bytes at off in each of the rows as r[k] lane r = dword k of row r
+ * (rows past nr read row 0). */
+static inline __attribute__((always_inline)) void kq_t16x4(const int full, const uint8_t *base, size_t ws, int64_t nr, __m512i r[4]) {
+    __m512i x[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) { /* x[i] lane L = row 4L + i */
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(base + (size_t)(full || i < nr ? i : 0) * ws)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(base + (size_t)(full || i + 4 < nr ? i + 4 : 0) * ws)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(base + (size_t)(full || i + 8 < nr ? i + 8 : 0) * ws)), 2);
+        x[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(base + (size_t)(full || i + 12 < nr ? i + 12 : 0) * ws)), 3);
     }
-    t16x8_dwords(z, o);
-    o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16)));
+    const __m512i t0 = _mm512_unpacklo_epi32(x[0], x[1]), t1 = _mm512_unpackhi_epi32(x[0], x[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(x[2], x[3]), t3 = _mm512_unpackhi_epi32(x[2], x[3]);
+    r[0] = _mm512_unpacklo_epi64(t0, t2);
+    r[1] = _mm512_unpackhi_epi64(t0, t2);
+    r[2] = _mm512_unpacklo_epi64(t1, t3);
+    r[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
-/* Row scales of block b of the panel into d (rows past nr: 0). Plain 2-byte
- * copies beat a 16-way gather; done a few blocks ahead inside the block loop,
- * they run on the scalar ports while the vector ports do the products. */
-static inline __attribute__((always_inline)) void q0_scales(const int kind, const int full, const uint8_t *w, size_t ws,
-                                                             int64_t nr, int64_t b, uint16_t *d) {
+/* vpshufb control: byte j of every dword takes byte bj of the same dword (bj
+ * < 0: zero) */
+static inline __m512i kq_ctl(int b0, int b1, int b2, int b3) {
+    const int bj[4] = {b0, b1, b2, b3};
+    int e[4];
+    for (int p = 0; p < 4; p++) {
+        uint32_t v = 0;
+        for (int j = 0; j < 4; j++) v |= (uint32_t)(bj[j] < 0 ? 0x80 : 4 * p + bj[j]) << 8 * j;
+        e[p] = (int)v;
+    }
+    return _mm512_set4_epi32(e[3], e[2], e[1], e[0]);
+}
+
+/* vpermt2w indices over 16 rows' 8-byte heads (rows 0-7 in the first
+ * register, 8-15 in the second): word 0 of each (the scale), words 1-2 (qh). */
+#define HEADW(r, k) (4 * (r) + (k))
+static const uint16_t g_head_d[32] __attribute__((aligned(64))) = {
+    HEADW(0, 0), HEADW(1, 0), HEADW(2, 0), HEADW(3, 0), HEADW(4, 0), HEADW(5, 0), HEADW(6, 0), HEADW(7, 0),
+    HEADW(8, 0), HEADW(9, 0), HEADW(10, 0), HEADW(11, 0), HEADW(12, 0), HEADW(13, 0), HEADW(14, 0), HEADW(15, 0)};
+static const uint16_t g_head_qh[32] __attribute__((aligned(64))) = {
+    HEADW(0, 1), HEADW(0, 2), HEADW(1, 1), HEADW(1, 2), HEADW(2, 1), HEADW(2, 2), HEADW(3, 1), HEADW(3, 2),
+    HEADW(4, 1), HEADW(4, 2), HEADW(5, 1), HEADW(5, 2), HEADW(6, 1), HEADW(6, 2), HEADW(7, 1), HEADW(7, 2),
+    HEADW(8, 1), HEADW(8, 2), HEADW(9, 1), HEADW(9, 2), HEADW(10, 1), HEADW(10, 2), HEADW(11, 1), HEADW(11, 2),
+    HEADW(12, 1), HEADW(12, 2), HEADW(13, 1), HEADW(13, 2), HEADW(14, 1), HEADW(14, 2), HEADW(15, 1), HEADW(15, 2)};
+#undef HEADW
+
+/* vpshufb controls: every byte of each dword takes byte k of that dword */
+#define BYTESEL(k) k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k
+#define BYTESEL4(k) BYTESEL(k), BYTESEL(k), BYTESEL(k), BYTESEL(k)
+static const uint8_t g_bytesel[4][64] __attribute__((aligned(64))) = {{BYTESEL4(0)}, {BYTESEL4(1)}, {BYTESEL4(2)}, {BYTESEL4(3)}};
+#undef BYTESEL4
+#undef BYTESEL
+
+/* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
+ * as w + 128, and o[8] = the rows' scales as f32 (rows past nr read row 0).
+ * Q8_0 transposes its bytes; Q4_0/Q5_0 transpose the 16 packed bytes first
+ * (half the data) and unpack in the transposed order: nibbles with the offset
+ * in one vpternlog, the fifth bits (qh, copied ahead with the scales) by a
+ * byte test and a masked add per register. */
+static inline __attribute__((always_inline)) void q0_repack(const int kind, const int full, const uint8_t *w, size_t ws,
+                                                            int64_t nr, int64_t b, const uint64_t *head, __m512i *o) {
+    const uint8_t *base = w + b * q0_size(kind);
+    if (kind == K_Q8_0) {
+        __m512i z[8];
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; p++) { /* lanes 0-1: row p, lanes 2-3: row p + 8 */
+            const uint8_t *r0 = base + (full || p < nr ? p : 0) * ws, *r1 = base + (full || p + 8 < nr ? p + 8 : 0) * ws;
+            z[p] = q0_pair(kind, r0, r1);
+        }
+        t16x8_dwords(z, o);
+    } else {
+        __m512i t[4];
+        kq_t16x4(full, base + (kind == K_Q4_0 ? offsetof(block_q4_0, qs) : offsetof(block_q5_0, qs)), ws, nr, t);
+        const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            if (kind == K_Q4_0) { /* q + 120 */
+                const __m512i k = _mm512_set1_epi8(120);
+                o[g] = _mm512_add_epi8(_mm512_and_si512(t[g], m4), k);
+                o[g + 4] = _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(t[g], 4), m4), k);
+            } else { /* q + 112 = q | 0x70 for a nibble; + 16 more where the fifth bit is set */
+                const __m512i k = _mm512_set1_epi8(0x70);
+                o[g] = _mm512_ternarylogic_epi32(t[g], m4, k, 0xEA);
+                o[g + 4] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(t[g], 4), m4, k, 0xEA);
+            }
+        }
+        if (kind == K_Q5_0) {
+            /* words 1, 2 of each row's head: its qh */
+            const __m512i h = _mm512_permutex2var_epi16(_mm512_load_si512(head), _mm512_load_si512(g_head_qh), _mm512_load_si512(head + 8));
+            const __m512i sixteen = _mm512_set1_epi8(16);
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) { /* elements 4g..4g+3: bits 4(g & 1).. of qh byte g/2 */
+                const __m512i hb = _mm512_shuffle_epi8(h, _mm512_load_si512(g_bytesel[g / 2]));
+                const __mmask64 m = _mm512_test_epi8_mask(hb, _mm512_set1_epi32(g & 1 ? (int)0x80402010 : 0x08040201));
+                o[g] = _mm512_mask_add_epi8(o[g], m, o[g], sixteen);
+            }
+        }
+    }
+    /* word 0 of each row's head: its scale */
+    const __m512i d16 = _mm512_permutex2var_epi16(_mm512_load_si512(head), _mm512_load_si512(g_head_d), _mm512_load_si512(head + 8));
+    o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm512_castsi512_si256(d16)));
+}
+
+/* The first 8 bytes of block b of each row (scale, and Q5_0's qh) into
+ * head[r] (rows past nr: row 0's). One 8-byte copy per row, a few blocks
+ * ahead inside the block loop: they run on the scalar ports while the vector
+ * ports do the products (a gather is slower; 2- and 4-byte copies cost ~10%
+ * of the panel more). */
+static inline __attribute__((always_inline)) void q0_heads(const int kind, const int full, const uint8_t *w, size_t ws,
+                                                            int64_t nr, int64_t b, uint64_t *head) {
     const uint8_t *p = w + b * q0_size(kind);
 #pragma GCC unroll 16
-    for (int r = 0; r < ST_PANEL_ROWS; r++) {
-        if (full || r < nr) memcpy(&d[r], p + (size_t)r * ws, 2);
-        else d[r] = 0;
-    }
+    for (int r = 0; r < ST_PANEL_ROWS; r++) memcpy(&head[r], p + (size_t)(full || r < nr ? r : 0) * ws, 8);
 }
 
 /* acc += o . broadcast(4 activation bytes at p): vpdpbusd with an embedded
@@ -603,6 +709,27 @@ static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i
                                                                     __m512 acc) {
     /* one chain: the other tokens' blocks are in flight meanwhile (two
      * chains measured no faster) */
+#if Q0_CHAINS == 2
+    __m512i i = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
+    __m512i i1 = dpbusd_bcast(_mm512_setzero_si512(), o[1], x + 4);
+    i = dpbusd_bcast(i, o[2], x + 8);
+    i1 = dpbusd_bcast(i1, o[3], x + 12);
+    i = dpbusd_bcast(i, o[4], x + 16);
+    i1 = dpbusd_bcast(i1, o[5], x + 20);
+    i = dpbusd_bcast(i, o[6], x + 24);
+    i1 = dpbusd_bcast(i1, o[7], x + 28);
+    i = _mm512_add_epi32(i, i1);
+#elif Q0_CHAINS == 4
+    __m512i i = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
+    __m512i i1 = dpbusd_bcast(_mm512_setzero_si512(), o[1], x + 4);
+    __m512i i2 = dpbusd_bcast(_mm512_setzero_si512(), o[2], x + 8);
+    __m512i i3 = dpbusd_bcast(_mm512_setzero_si512(), o[3], x + 12);
+    i = dpbusd_bcast(i, o[4], x + 16);
+    i1 = dpbusd_bcast(i1, o[5], x + 20);
+    i2 = dpbusd_bcast(i2, o[6], x + 24);
+    i3 = dpbusd_bcast(i3, o[7], x + 28);
+    i = _mm512_add_epi32(_mm512_add_epi32(i, i1), _mm512_add_epi32(i2, i3));
+#else
     __m512i i = dpbusd_bcast(_mm512_set1_epi32(xc), o[0], x);
     i = dpbusd_bcast(i, o[1], x + 4);
     i = dpbusd_bcast(i, o[2], x + 8);
@@ -611,6 +738,7 @@ static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i
     i = dpbusd_bcast(i, o[5], x + 20);
     i = dpbusd_bcast(i, o[6], x + 24);
     i = dpbusd_bcast(i, o[7], x + 28);
+#endif
     const __m512 sc = _mm512_mul_ps(_mm512_castsi512_ps(o[8]), _mm512_set1_ps(xd));
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), sc, acc);
 }
@@ -628,8 +756,8 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
     /* each accumulator starts at its first block (a memset costs more than
      * the products of a short row) */
     __m512 acc[Q0_GROUP][8];
-    uint16_t d16[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(32)));
-    for (int64_t b = 0; b < Q0_AHEAD && b < nb; b++) q0_scales(kind, full, w, ws, nr, b, d16[b]);
+    uint64_t head[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(64)));
+    for (int64_t b = 0; b < Q0_AHEAD && b < nb; b++) q0_heads(kind, full, w, ws, nr, b, head[b]);
     const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
     const size_t span = (size_t)ST_PANEL_ROWS * ws, step = (span + (size_t)nb - 1) / (size_t)nb;
     size_t pf = 0, upto = 0;
@@ -644,9 +772,10 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
          * keeping sixteen row offsets that do not fit the registers */
         size_t wsb = ws;
         __asm__("" : "+r"(wsb));
-        if (b + Q0_AHEAD < nb) q0_scales(kind, full, w, wsb, nr, b + Q0_AHEAD, d16[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
+        if (b + Q0_AHEAD < nb)
+            q0_heads(kind, full, w, wsb, nr, b + Q0_AHEAD, head[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
         __m512i o[9];
-        q0_repack(kind, full, w, wsb, nr, b, d16[b % (Q0_AHEAD + 1)], o);
+        q0_repack(kind, full, w, wsb, nr, b, head[b % (Q0_AHEAD + 1)], o);
         const int j = (int)(b & 7);
         for (int64_t t = 0; t < nt; t++) {
             const uint8_t *xr = x + (size_t)t * xs;
@@ -891,25 +1020,6 @@ static inline __m512i dpwssd_bcast(__m512i acc, __m512i o, const void *p) {
     return acc;
 }
 
-/* 16 bytes at off in each of the rows as r[k] lane r = dword k of row r
- * (rows past nr read row 0). */
-static inline __attribute__((always_inline)) void kq_t16x4(const int full, const uint8_t *base, size_t ws, int64_t nr, __m512i r[4]) {
-    __m512i x[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) { /* x[i] lane L = row 4L + i */
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(base + (size_t)(full || i < nr ? i : 0) * ws)));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(base + (size_t)(full || i + 4 < nr ? i + 4 : 0) * ws)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(base + (size_t)(full || i + 8 < nr ? i + 8 : 0) * ws)), 2);
-        x[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(base + (size_t)(full || i + 12 < nr ? i + 12 : 0) * ws)), 3);
-    }
-    const __m512i t0 = _mm512_unpacklo_epi32(x[0], x[1]), t1 = _mm512_unpackhi_epi32(x[0], x[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(x[2], x[3]), t3 = _mm512_unpackhi_epi32(x[2], x[3]);
-    r[0] = _mm512_unpacklo_epi64(t0, t2);
-    r[1] = _mm512_unpackhi_epi64(t0, t2);
-    r[2] = _mm512_unpacklo_epi64(t1, t3);
-    r[3] = _mm512_unpackhi_epi64(t1, t3);
-}
-
 /* 32 bytes at off in each row as o[g] lane r = dword g of row r. */
 static inline __attribute__((always_inline)) void kq_t16x8(const int full, const uint8_t *base, size_t ws, int64_t nr, __m512i o[8]) {
     __m512i z[8];
@@ -917,19 +1027,6 @@ static inline __attribute__((always_inline)) void kq_t16x8(const int full, const
     for (int p = 0; p < 8; p++)
         z[p] = load2x32(base + (size_t)(full || p < nr ? p : 0) * ws, base + (size_t)(full || p + 8 < nr ? p + 8 : 0) * ws);
     t16x8_dwords(z, o);
-}
-
-/* vpshufb control: byte j of every dword takes byte bj of the same dword (bj
- * < 0: zero) */
-static inline __m512i kq_ctl(int b0, int b1, int b2, int b3) {
-    const int bj[4] = {b0, b1, b2, b3};
-    int e[4];
-    for (int p = 0; p < 4; p++) {
-        uint32_t v = 0;
-        for (int j = 0; j < 4; j++) v |= (uint32_t)(bj[j] < 0 ? 0x80 : 4 * p + bj[j]) << 8 * j;
-        e[p] = (int)v;
-    }
-    return _mm512_set4_epi32(e[3], e[2], e[1], e[0]);
 }
 
 #define KQ_GROUP 32

@@ -761,6 +761,8 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
     const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
     const size_t span = (size_t)ST_PANEL_ROWS * ws, step = (span + (size_t)nb - 1) / (size_t)nb;
     size_t pf = 0, upto = 0;
+    __m512i on[9];
+    q0_repack(kind, full, w, ws, nr, 0, head[0], on);
     for (int64_t b = 0; b < nb; b++) {
         upto = upto + step < span ? upto + step : span; /* (a division here costs more than it saves) */
         /* without it the panel runs 3x slower from DRAM: the 16 row streams
@@ -775,14 +777,26 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
         if (b + Q0_AHEAD < nb)
             q0_heads(kind, full, w, wsb, nr, b + Q0_AHEAD, head[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
         __m512i o[9];
-        q0_repack(kind, full, w, wsb, nr, b, head[b % (Q0_AHEAD + 1)], o);
+#pragma GCC unroll 9
+        for (int g = 0; g < 9; g++) o[g] = on[g];
+        /* the next block's transposes ahead of this block's products */
+        if (b + 1 < nb) q0_repack(kind, full, w, wsb, nr, b + 1, head[(b + 1) % (Q0_AHEAD + 1)], on);
         const int j = (int)(b & 7);
-        for (int64_t t = 0; t < nt; t++) {
-            const uint8_t *xr = x + (size_t)t * xs;
-            const float *xd = (const float *)(xr + n);
-            const int32_t *xc = (const int32_t *)(xd + nb);
-            acc[t][j] = q0_panel_block(o, xr + b * QK8_0, xd[b], xc[b], b < 8 ? _mm512_setzero_ps() : acc[t][j]);
-        }
+        /* two copies of the token loop, so that neither tests b < 8 per token */
+        if (b < 8)
+            for (int64_t t = 0; t < nt; t++) {
+                const uint8_t *xr = x + (size_t)t * xs;
+                const float *xd = (const float *)(xr + n);
+                const int32_t *xc = (const int32_t *)(xd + nb);
+                acc[t][j] = q0_panel_block(o, xr + b * QK8_0, xd[b], xc[b], _mm512_setzero_ps());
+            }
+        else
+            for (int64_t t = 0; t < nt; t++) {
+                const uint8_t *xr = x + (size_t)t * xs;
+                const float *xd = (const float *)(xr + n);
+                const int32_t *xc = (const int32_t *)(xd + nb);
+                acc[t][j] = q0_panel_block(o, xr + b * QK8_0, xd[b], xc[b], acc[t][j]);
+            }
     }
     for (int64_t t = 0; t < nt; t++) {
         __m512 a[8];

@@ -42,9 +42,9 @@ static inline __m512i load2x32(const void *p0, const void *p1) {
 /* Nibbles of two 32-blocks (16 packed bytes each) in element order:
  * [lo(q0), hi(q0), lo(q1), hi(q1)] per 128-bit lane, matching two activation blocks. */
 static inline __m512i nibbles2x32(const uint8_t *q0, const uint8_t *q1) {
-    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                              _mm_loadu_si128((const __m128i *)q1), 1);
-    const __m512i z = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), _mm512_castsi256_si512(t));
+    /* [q0, q0, q1, q1] from two broadcast loads, which need no shuffle port */
+    const __m512i z = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q0)), 0xff00,
+                                                  _mm_loadu_si128((const __m128i *)q1));
     const __m512i sh = _mm512_setr_epi64(0, 0, 0x0004000400040004ll, 0x0004000400040004ll, 0, 0,
                                          0x0004000400040004ll, 0x0004000400040004ll);
     return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi8(15));

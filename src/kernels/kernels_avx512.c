@@ -1125,7 +1125,7 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int full,
     const int64_t nb = n / QK_K;
     __m512 acc[KQ_GROUP];
     __m512i isum[KQ_GROUP];
-    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+    const __m512i m4 = _mm512_set1_epi8(15), m33 = _mm512_set1_epi8(0x33), mcc = _mm512_set1_epi8((char)0xcc);
     __m512i top[4], pair[2];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) top[k] = kq_ctl(-1, -1, -1, k); /* then >> 24: sign-extended */
@@ -1162,12 +1162,15 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int full,
                 kq_t16x8(full, base + 64 * h, wsb, nr, qa);
                 kq_t16x8(full, base + 64 * h + 32, wsb, nr, qb);
                 kq_t16x8(full, base + 128 + 32 * h, wsb, nr, qh);
+                /* low nibble from ql, bits 4-5 from qh (pre-masked so that the
+                 * shifts bring only zeros into bits 6-7): one bit-select each */
 #pragma GCC unroll 8
                 for (int g = 0; g < 8; g++) {
-                    wb[0][g] = _mm512_or_si512(_mm512_and_si512(qa[g], m4), _mm512_and_si512(_mm512_slli_epi16(qh[g], 4), m30));
-                    wb[1][g] = _mm512_or_si512(_mm512_and_si512(qb[g], m4), _mm512_and_si512(_mm512_slli_epi16(qh[g], 2), m30));
-                    wb[2][g] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qa[g], 4), m4), _mm512_and_si512(qh[g], m30));
-                    wb[3][g] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qb[g], 4), m4), _mm512_and_si512(_mm512_srli_epi16(qh[g], 2), m30));
+                    const __m512i h2 = _mm512_and_si512(qh[g], m33), h3 = _mm512_and_si512(qh[g], mcc);
+                    wb[0][g] = _mm512_ternarylogic_epi32(m4, qa[g], _mm512_slli_epi16(h2, 4), 0xCA);
+                    wb[1][g] = _mm512_ternarylogic_epi32(m4, qb[g], _mm512_slli_epi16(h3, 2), 0xCA);
+                    wb[2][g] = _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(qa[g], 4), h2, 0xCA);
+                    wb[3][g] = _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(qb[g], 4), _mm512_srli_epi16(h3, 2), 0xCA);
                 }
             }
 #pragma GCC unroll 1

@@ -8,6 +8,10 @@
  * their offset's share (a multiple of sum(y)) seeds the accumulator.
  * K-quants take 64 elements per register and apply their 16-bit sub-block
  * scales with vpdpwssd on the vpmaddubsw pair sums.
+ * With several tokens (and Q4_K even with one), panels of 16 weight rows are
+ * transposed into the lanes and meet every token at once (gemm_panel); each
+ * type's kernels add a row's products in one order, so panels and vec_dot
+ * agree bit for bit.
  *
  * Decode is a matrix-vector product on at most a few cores, so the aim is to
  * keep each core's kernel faster than its share of memory bandwidth; the

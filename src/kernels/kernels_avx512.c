@@ -1023,7 +1023,7 @@ static inline __attribute__((always_inline)) void q6k_toks(const int T, int64_t 
     for (int t = 0; t < T; t++) s[t * ss] = _mm_cvtss_f32(acc[t]);
 }
 
-/* ---- K-quant panels: as the Q8_0-family panel, 16 weight rows sit in the
+/* ---- K-quant panels (Q4_K, Q5_K, Q6_K): as the Q8_0-family panel, 16 weight rows sit in the
  * lanes (transposed a 32-byte run at a time) and every token of a group meets
  * them while they are in registers. The activations are the Q8_K rows as they
  * are: unsigned weights (Q4_K nibbles, Q6_K values + 32) meet signed quants in
@@ -1050,12 +1050,18 @@ static inline __attribute__((always_inline)) void kq_t16x8(const int full, const
 #define KQ_GROUP 32
 
 /* Q4_K panel against up to KQ_GROUP tokens. */
-static inline __attribute__((always_inline)) void q4k_gemm_group(const int full, int64_t n, float *y, size_t ys, const uint8_t *w,
-                                                                  size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nt) {
+/* Q4_K or Q5_K panel against up to KQ_GROUP tokens. Q5_K's fifth bits (qh:
+ * bit j of byte l for element l of sub-block j) are transposed with the rest
+ * and shifted down two bits per 64 elements. */
+static inline __attribute__((always_inline)) void k45_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
+                                                                  const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
+                                                                  size_t xs, int64_t nt) {
+    const size_t bsz = kind == KQ_Q4_K ? sizeof(block_q4_K) : sizeof(block_q5_K);
+    const size_t qs_off = kind == KQ_Q4_K ? offsetof(block_q4_K, qs) : offsetof(block_q5_K, qs);
     const int64_t nb = n / QK_K;
     __m512 acc[KQ_GROUP];
     __m512i isum[KQ_GROUP];
-    const __m512i m4 = _mm512_set1_epi8(15), m6 = _mm512_set1_epi8(0x3f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i m4 = _mm512_set1_epi8(15), m6 = _mm512_set1_epi8(0x3f), m30 = _mm512_set1_epi8(0x30), m10 = _mm512_set1_epi8(0x10);
     __m512i pick[4], pick2[4];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
@@ -1070,7 +1076,7 @@ static inline __attribute__((always_inline)) void q4k_gemm_group(const int full,
         for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_T0);
         size_t wsb = ws;
         __asm__("" : "+r"(wsb));
-        const uint8_t *base = w + b * sizeof(block_q4_K);
+        const uint8_t *base = w + b * bsz;
         /* d, dmin and the 12 scale bytes (st_unpack_k4_scales, 16 rows at once) */
         __m512i r[4];
         kq_t16x4(full, base, wsb, nr, r);
@@ -1087,14 +1093,21 @@ static inline __attribute__((always_inline)) void q4k_gemm_group(const int full,
             mp[k] = _mm512_shuffle_epi8(m03, pick2[k]);
             mp[k + 4] = _mm512_shuffle_epi8(m47, pick2[k]);
         }
+        __m512i qh[8]; /* Q5_K: bits 2c, 2c + 1 of each byte in bits 0, 1 at chunk c */
+        if (kind == KQ_Q5_K) kq_t16x8(full, base + offsetof(block_q5_K, qh), wsb, nr, qh);
 #pragma GCC unroll 1
         for (int c = 0; c < 4; c++) { /* 32 bytes of nibbles: sub-blocks 2c (low) and 2c + 1 (high) */
             __m512i p[8], lo[8], hi[8];
-            kq_t16x8(full, base + 16 + 32 * c, wsb, nr, p);
+            kq_t16x8(full, base + qs_off + 32 * c, wsb, nr, p);
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) {
                 lo[g] = _mm512_and_si512(p[g], m4);
                 hi[g] = _mm512_and_si512(_mm512_srli_epi16(p[g], 4), m4);
+                if (kind == KQ_Q5_K) { /* q | (bit << 4): vpternlog A | (B & C) */
+                    lo[g] = _mm512_ternarylogic_epi32(lo[g], _mm512_slli_epi16(qh[g], 4), m10, 0xF8);
+                    hi[g] = _mm512_ternarylogic_epi32(hi[g], _mm512_slli_epi16(qh[g], 3), m10, 0xF8);
+                    qh[g] = _mm512_srli_epi16(qh[g], 2);
+                }
             }
             const __m512i s0 = sc[2 * c], s1 = sc[2 * c + 1];
             for (int64_t t = 0; t < nt; t++) {
@@ -1219,7 +1232,16 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int full,
             else group(0, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                                            \
         }                                                                                                        \
     }
+static inline __attribute__((always_inline)) void q4k_gemm_group(const int full, int64_t n, float *y, size_t ys, const uint8_t *w,
+                                                                  size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nt) {
+    k45_gemm_group(KQ_Q4_K, full, n, y, ys, w, ws, nr, x, xs, nt);
+}
+static inline __attribute__((always_inline)) void q5k_gemm_group(const int full, int64_t n, float *y, size_t ys, const uint8_t *w,
+                                                                  size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nt) {
+    k45_gemm_group(KQ_Q5_K, full, n, y, ys, w, ws, nr, x, xs, nt);
+}
 KQ_GEMM(q4_K, q4k_gemm_group)
+KQ_GEMM(q5_K, q5k_gemm_group)
 KQ_GEMM(q6_K, q6k_gemm_group)
 
 static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) { k45_toks(KQ_Q4_K, 1, n, s, 0, w, x, 0); }
@@ -1406,10 +1428,10 @@ const st_kernels st_kernels_avx512_table = {
     },
     .pack_row = {[ST_TYPE_Q8_0] = pack_row_q8_0, [ST_TYPE_Q4_0] = pack_row_q8_0, [ST_TYPE_Q5_0] = pack_row_q8_0},
     .gemm_panel = {[ST_TYPE_Q8_0] = gemm_panel_q8_0, [ST_TYPE_Q4_0] = gemm_panel_q4_0, [ST_TYPE_Q5_0] = gemm_panel_q5_0,
-                   [ST_TYPE_Q4_K] = gemm_panel_q4_K, [ST_TYPE_Q6_K] = gemm_panel_q6_K},
-    /* bench_kernels 896 4864 1, cache 1 thread: Q4_K panel 41 GB/s vs vec_dot 25;
-     * Q6_K panel 31 vs vec_dot 43 */
-    .gemm_panel_decode = {[ST_TYPE_Q4_K] = 1},
+                   [ST_TYPE_Q4_K] = gemm_panel_q4_K, [ST_TYPE_Q5_K] = gemm_panel_q5_K, [ST_TYPE_Q6_K] = gemm_panel_q6_K},
+    /* bench_kernels 896 4864 1, cache 1 thread: Q4_K panel 41 GB/s vs vec_dot 25,
+     * Q5_K 41 vs 27; Q6_K panel 31 vs vec_dot 43 */
+    .gemm_panel_decode = {[ST_TYPE_Q4_K] = 1, [ST_TYPE_Q5_K] = 1},
     .vec_dot_toks = {
         [ST_TYPE_F32] = vec_dot_toks_f32,
         [ST_TYPE_F16] = vec_dot_toks_f16,

@@ -747,12 +747,40 @@ static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), sc, acc);
 }
 
+/* Prefetch of the next panel (callers stream panels in order) as one range,
+ * a slice per block: without it a panel runs 3x slower from DRAM, the 16 row
+ * streams defeating the hardware prefetchers (NTA/T1 hints and two panels
+ * ahead measured no better; every other line, -30%). */
+typedef struct panel_pf {
+    const uint8_t *next;
+    size_t span, step, pf, upto;
+} panel_pf;
+
+static inline panel_pf panel_pf_init(const uint8_t *w, size_t ws, int64_t nb) {
+    const size_t span = (size_t)ST_PANEL_ROWS * ws;
+    return (panel_pf){w + span, span, (span + (size_t)nb - 1) / (size_t)nb, 0, 0};
+}
+
+/* one block's slice (a step, not a division per block) */
+static inline __attribute__((always_inline)) void panel_pf_block(panel_pf *p) {
+    p->upto = p->upto + p->step < p->span ? p->upto + p->step : p->span;
+    for (; p->pf < p->upto; p->pf += 64) _mm_prefetch((const char *)(p->next + p->pf), _MM_HINT_T0);
+}
+
+/* The row stride as the compiler cannot see it: it then addresses the sixteen
+ * rows as base + {1,3,5,7} x stride x {1,2,4}, rather than keeping sixteen row
+ * offsets that do not fit the registers. */
+static inline __attribute__((always_inline)) size_t panel_stride(size_t ws) {
+    __asm__("" : "+r"(ws));
+    return ws;
+}
+
 /* A panel against up to Q0_GROUP tokens. Block by block, the 16 rows are
  * transposed into registers (q0_repack) and every token meets them at once:
  * the transposes of one block overlap the products of the previous one and
  * nothing is stored or reloaded. acc[t][j] sums token t's blocks = j (mod 8)
- * in block order, the order vec_dot uses. The next panel (callers stream
- * panels in order) is prefetched as one range, a slice per block. */
+ * in block order, the order vec_dot uses. The next panel streams in
+ * meanwhile (panel_pf). */
 static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
                                                                  const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
                                                                  size_t xs, int64_t nt) {
@@ -762,22 +790,12 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
     __m512 acc[Q0_GROUP][8];
     uint64_t head[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(64)));
     for (int64_t b = 0; b < Q0_AHEAD && b < nb; b++) q0_heads(kind, full, w, ws, nr, b, head[b]);
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
-    const size_t span = (size_t)ST_PANEL_ROWS * ws, step = (span + (size_t)nb - 1) / (size_t)nb;
-    size_t pf = 0, upto = 0;
+    panel_pf pf = panel_pf_init(w, ws, nb);
     __m512i on[9];
     q0_repack(kind, full, w, ws, nr, 0, head[0], on);
     for (int64_t b = 0; b < nb; b++) {
-        upto = upto + step < span ? upto + step : span; /* (a division here costs more than it saves) */
-        /* without it the panel runs 3x slower from DRAM: the 16 row streams
-         * defeat the hardware prefetchers (NTA/T1 hints and two panels ahead
-         * measured no better) */
-        for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_T0);
-        /* the row stride as the compiler cannot see it: it then addresses the
-         * sixteen rows as base + {1,3,5,7} x stride x {1,2,4}, rather than
-         * keeping sixteen row offsets that do not fit the registers */
-        size_t wsb = ws;
-        __asm__("" : "+r"(wsb));
+        panel_pf_block(&pf);
+        const size_t wsb = panel_stride(ws);
         if (b + Q0_AHEAD < nb)
             q0_heads(kind, full, w, wsb, nr, b + Q0_AHEAD, head[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
         __m512i o[9];
@@ -811,24 +829,21 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
     }
 }
 
-static inline __attribute__((always_inline)) void q0_gemm(const int kind, int64_t n, float *y, size_t ys, const void *wv, size_t ws,
-                                                           int64_t nr, const void *xv, size_t xs, int64_t nt) {
-    for (int64_t t0 = 0; t0 < nt; t0 += Q0_GROUP) {
-        const int64_t tn = nt - t0 < Q0_GROUP ? nt - t0 : Q0_GROUP;
-        const uint8_t *x = (const uint8_t *)xv + (size_t)t0 * xs;
-        if (nr == ST_PANEL_ROWS) q0_gemm_group(kind, 1, n, y + t0 * ys, ys, wv, ws, nr, x, xs, tn);
-        else q0_gemm_group(kind, 0, n, y + t0 * ys, ys, wv, ws, nr, x, xs, tn);
-    }
-}
-
-#define Q0_GEMM(sfx, kind)                                                                                           \
+/* gemm_panel entries: groups of G tokens (the group's accumulators stay in
+ * L1), with a variant for full panels of 16 rows. */
+#define PANEL_GEMM(sfx, group, kind, G)                                                                              \
     static void gemm_panel_##sfx(int64_t n, float *y, size_t ys, const void *w, size_t ws, int64_t nr, const void *x, \
                                  size_t xs, int64_t nt) {                                                        \
-        q0_gemm(kind, n, y, ys, w, ws, nr, x, xs, nt);                                                           \
+        for (int64_t t0 = 0; t0 < nt; t0 += (G)) {                                                               \
+            const int64_t tn = nt - t0 < (G) ? nt - t0 : (G);                                                    \
+            const uint8_t *xt = (const uint8_t *)x + (size_t)t0 * xs;                                           \
+            if (nr == ST_PANEL_ROWS) group(kind, 1, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                  \
+            else group(kind, 0, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                                      \
+        }                                                                                                        \
     }
-Q0_GEMM(q8_0, K_Q8_0)
-Q0_GEMM(q4_0, K_Q4_0)
-Q0_GEMM(q5_0, K_Q5_0)
+PANEL_GEMM(q8_0, q0_gemm_group, K_Q8_0, Q0_GROUP)
+PANEL_GEMM(q4_0, q0_gemm_group, K_Q4_0, Q0_GROUP)
+PANEL_GEMM(q5_0, q0_gemm_group, K_Q5_0, Q0_GROUP)
 
 
 static inline __m512i dot_q5_1_pair(const block_q5_1 *a, const block_q8_1 *b) {
@@ -903,7 +918,7 @@ static inline __m256i k4_scales16(const uint8_t *scales) {
  * unpacking and broadcasts); for a batch of tokens it is done once and reused.
  * vec_dot is the same body with one activation row, so results are
  * bit-identical whether tokens come alone or in batches. */
-enum { KQ_Q4_K, KQ_Q5_K };
+enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K };
 
 /* The order every AVX-512 K-quant kernel sums in, so that the matrix-vector
  * kernels and the panel GEMM below agree bit for bit: per super-block the
@@ -1068,14 +1083,10 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
         pick[k] = kq_ctl(k, -1, -1, -1);
         pick2[k] = kq_ctl(k, -1, k, -1);
     }
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
-    const size_t span = (size_t)ST_PANEL_ROWS * ws, step = (span + (size_t)nb - 1) / (size_t)nb;
-    size_t pf = 0, upto = 0;
+    panel_pf pf = panel_pf_init(w, ws, nb);
     for (int64_t b = 0; b < nb; b++) {
-        upto = upto + step < span ? upto + step : span;
-        for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_T0);
-        size_t wsb = ws;
-        __asm__("" : "+r"(wsb));
+        panel_pf_block(&pf);
+        const size_t wsb = panel_stride(ws);
         const uint8_t *base = w + b * bsz;
         /* d, dmin and the 12 scale bytes (st_unpack_k4_scales, 16 rows at once) */
         __m512i r[4];
@@ -1137,8 +1148,10 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
 }
 
 /* Q6_K panel against up to KQ_GROUP tokens. */
-static inline __attribute__((always_inline)) void q6k_gemm_group(const int full, int64_t n, float *y, size_t ys, const uint8_t *w,
-                                                                  size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nt) {
+static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
+                                                                  const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
+                                                                  size_t xs, int64_t nt) {
+    (void)kind; /* KQ_Q6_K: the signature PANEL_GEMM calls */
     const int64_t nb = n / QK_K;
     __m512 acc[KQ_GROUP];
     __m512i isum[KQ_GROUP];
@@ -1148,14 +1161,10 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int full,
     for (int k = 0; k < 4; k++) top[k] = kq_ctl(-1, -1, -1, k); /* then >> 24: sign-extended */
 #pragma GCC unroll 2
     for (int i = 0; i < 2; i++) pair[i] = kq_ctl(-1, 2 * i, -1, 2 * i + 1); /* then >> 8 per word */
-    const uint8_t *next = w + (size_t)ST_PANEL_ROWS * ws;
-    const size_t span = (size_t)ST_PANEL_ROWS * ws, step = (span + (size_t)nb - 1) / (size_t)nb;
-    size_t pf = 0, upto = 0;
+    panel_pf pf = panel_pf_init(w, ws, nb);
     for (int64_t b = 0; b < nb; b++) {
-        upto = upto + step < span ? upto + step : span;
-        for (; pf < upto; pf += 64) _mm_prefetch((const char *)(next + pf), _MM_HINT_T0);
-        size_t wsb = ws;
-        __asm__("" : "+r"(wsb));
+        panel_pf_block(&pf);
+        const size_t wsb = panel_stride(ws);
         const uint8_t *base = w + b * sizeof(block_q6_K);
         uint16_t d16[ST_PANEL_ROWS];
 #pragma GCC unroll 16
@@ -1222,27 +1231,9 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int full,
     for (int64_t t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + t * ys, (__mmask16)((1u << nr) - 1), acc[t]);
 }
 
-#define KQ_GEMM(sfx, group)                                                                                          \
-    static void gemm_panel_##sfx(int64_t n, float *y, size_t ys, const void *w, size_t ws, int64_t nr, const void *x, \
-                                 size_t xs, int64_t nt) {                                                        \
-        for (int64_t t0 = 0; t0 < nt; t0 += KQ_GROUP) {                                                          \
-            const int64_t tn = nt - t0 < KQ_GROUP ? nt - t0 : KQ_GROUP;                                          \
-            const uint8_t *xt = (const uint8_t *)x + (size_t)t0 * xs;                                           \
-            if (nr == ST_PANEL_ROWS) group(1, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                        \
-            else group(0, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                                            \
-        }                                                                                                        \
-    }
-static inline __attribute__((always_inline)) void q4k_gemm_group(const int full, int64_t n, float *y, size_t ys, const uint8_t *w,
-                                                                  size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nt) {
-    k45_gemm_group(KQ_Q4_K, full, n, y, ys, w, ws, nr, x, xs, nt);
-}
-static inline __attribute__((always_inline)) void q5k_gemm_group(const int full, int64_t n, float *y, size_t ys, const uint8_t *w,
-                                                                  size_t ws, int64_t nr, const uint8_t *x, size_t xs, int64_t nt) {
-    k45_gemm_group(KQ_Q5_K, full, n, y, ys, w, ws, nr, x, xs, nt);
-}
-KQ_GEMM(q4_K, q4k_gemm_group)
-KQ_GEMM(q5_K, q5k_gemm_group)
-KQ_GEMM(q6_K, q6k_gemm_group)
+PANEL_GEMM(q4_K, k45_gemm_group, KQ_Q4_K, KQ_GROUP)
+PANEL_GEMM(q5_K, k45_gemm_group, KQ_Q5_K, KQ_GROUP)
+PANEL_GEMM(q6_K, q6k_gemm_group, KQ_Q6_K, KQ_GROUP)
 
 static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *x) { k45_toks(KQ_Q4_K, 1, n, s, 0, w, x, 0); }
 static void vec_dot_q5_K(int64_t n, float *s, const void *w, const void *x) { k45_toks(KQ_Q5_K, 1, n, s, 0, w, x, 0); }

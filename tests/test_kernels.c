@@ -640,6 +640,38 @@ static void test_axpy_f16(const st_kernels *k) {
     }
 }
 
+/* The fused attention output equals axpy_f16 row by row on the same table
+ * (bit for bit: same FMA, same order) and the scalar reference to rounding;
+ * y past n stays untouched. */
+static void test_axpy_rows_f16(const st_kernels *k) {
+    CHECKF(k->axpy_rows_f16 != NULL, "%s: axpy_rows_f16 missing", k->isa);
+    if (!k->axpy_rows_f16) return;
+    enum { MAXN = 200, MAXR = 40, XS = 208 };
+    static uint16_t x[MAXR * XS], a[MAXR];
+    static float y0[MAXN + 1], y1[MAXN + 1], y2[MAXN + 1];
+    for (int i = 0; i < MAXR * XS; i++) x[i] = st_f32_to_f16(rnd_unit());
+    for (int r = 0; r < MAXR; r++) a[r] = st_f32_to_f16(rnd_unit() * 0.1f);
+    const int ns[] = {1, 15, 16, 17, 64, 65, 100, 128, 200}, nrs[] = {0, 1, 3, 33, 40};
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+        for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
+            const int n = ns[ni], nr = nrs[ri];
+            for (int i = 0; i <= n; i++) y0[i] = y1[i] = y2[i] = i < n ? rnd_unit() : 123.0f;
+            for (int r = 0; r < nr; r++) {
+                st_axpy_f16_scalar(n, st_f16_to_f32(a[r]), x + r * XS, y0);
+                k->axpy_f16(n, st_f16_to_f32(a[r]), x + r * XS, y1);
+            }
+            k->axpy_rows_f16(n, a, x, XS * sizeof(uint16_t), nr, y2);
+            double err = 0;
+            int same = 1;
+            for (int i = 0; i < n; i++) {
+                err = fmax(err, fabs(y0[i] - y2[i]));
+                same &= y1[i] == y2[i];
+            }
+            CHECKF(same && err <= 1e-5 && y2[n] == 123.0f, "%s axpy_rows_f16 n=%d rows=%d: identical to axpy_f16 %d, max diff %g",
+                   k->isa, n, nr, same, err);
+        }
+}
+
 int main(void) {
     test_selection();
     st_pool *pool2 = NULL;
@@ -656,6 +688,7 @@ int main(void) {
         test_quantize_row(k);
         test_f32_helpers(k);
         test_axpy_f16(k);
+        test_axpy_rows_f16(k);
         if (pool2) test_matmul(k, pool2);
         if (pool2) test_matmul_multi(k, pool2);
     }

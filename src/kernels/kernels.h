@@ -64,10 +64,23 @@ typedef struct st_kernels {
     unsigned char gemm_panel_decode[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
+    /* y += a[r] * x_r for rows r < nr of half-precision x (xs bytes apart) and
+     * half-precision weights a, in row order: the attention output over all
+     * positions in one call (per-position calls of axpy_f16 cost more than
+     * their arithmetic at head_dim 64). Bit-identical to axpy_f16 row by row. */
+    void (*axpy_rows_f16)(int64_t n, const uint16_t *a, const uint16_t *x, size_t xs, int64_t nr, float *y);
 } st_kernels;
 
 /* For the kernel files: a vec_dot_rows entry for a type without a multi-row
  * kernel — the same vec_dot, row after row (so it is bit-identical by construction). */
+/* For the kernel files: an axpy_rows_f16 entry that is the table's axpy_f16
+ * row after row. */
+#define ST_AXPY_ROWS_LOOP(name, axpy)                                                                       \
+    static void name(int64_t n, const uint16_t *a, const uint16_t *x, size_t xs, int64_t nr, float *y) {   \
+        for (int64_t r = 0; r < nr; r++)                                                                   \
+            axpy(n, st_f16_to_f32(a[r]), (const uint16_t *)((const uint8_t *)x + (size_t)r * xs), y);      \
+    }
+
 #define ST_ROWS_LOOP(name, dot)                                                                    \
     static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
         for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \

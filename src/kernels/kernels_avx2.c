@@ -88,6 +88,8 @@ static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
     for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
 }
 
+ST_AXPY_ROWS_LOOP(axpy_rows_f16, axpy_f16)
+
 static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
@@ -567,6 +569,7 @@ const st_kernels st_kernels_avx2_table = {
     .axpy_f32 = axpy_f32,
     .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = axpy_f16,
+    .axpy_rows_f16 = axpy_rows_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,
         [ST_TYPE_F16] = vec_dot_rows_f16,

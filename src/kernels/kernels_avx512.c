@@ -87,6 +87,30 @@ static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
     }
 }
 
+/* 64 elements of y at a time stay in registers while every row adds into
+ * them (the same FMA per element and row order as axpy_f16). */
+static void axpy_rows_f16(int64_t n, const uint16_t *a, const uint16_t *x, size_t xs, int64_t nr, float *y) {
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {
+        __mmask16 m[4];
+        __m512 acc[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            const int64_t left = n - i0 - 16 * k;
+            m[k] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+            acc[k] = _mm512_maskz_loadu_ps(m[k], y + i0 + 16 * k);
+        }
+        const uint8_t *xr = (const uint8_t *)(x + i0);
+        for (int64_t r = 0; r < nr; r++, xr += xs) {
+            const __m512 va = _mm512_set1_ps(h2f(a[r]));
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                acc[k] = _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[k], xr + 32 * k)), acc[k]);
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) _mm512_mask_storeu_ps(y + i0 + 16 * k, m[k], acc[k]);
+    }
+}
+
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor series to r^7
  * (next term < 6e-9 relative), times 2^n by vscalefps (which gives inf and 0
  * past the range). x is clamped first so that +-inf do not become inf - inf;
@@ -1404,6 +1428,7 @@ const st_kernels st_kernels_avx512_table = {
     .axpy_f32 = axpy_f32,
     .silu_mul = silu_mul,
     .axpy_f16 = axpy_f16,
+    .axpy_rows_f16 = axpy_rows_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,
         [ST_TYPE_F16] = vec_dot_rows_f16,

@@ -239,6 +239,8 @@ void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] += a * st_f16_to_f32(x[i]);
 }
 
+ST_AXPY_ROWS_LOOP(st_axpy_rows_f16_scalar, st_axpy_f16_scalar)
+
 /* Row runs for types without a multi-row kernel. */
 ST_ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)
 ST_ROWS_LOOP(rows_f16, st_vec_dot_f16_scalar)
@@ -279,6 +281,7 @@ const st_kernels st_kernels_scalar_table = {
     .axpy_f32 = st_axpy_f32_scalar,
     .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = st_axpy_f16_scalar,
+    .axpy_rows_f16 = st_axpy_rows_f16_scalar,
     .vec_dot_rows = {
         [ST_TYPE_F32] = rows_f32,
         [ST_TYPE_F16] = rows_f16,

@@ -240,10 +240,17 @@ static void norm_rows(const st_hparams *hp, const float *x, float *y, int n, con
     }
 }
 
+/* y[i] += x[i], eight at a time so that the compiler packs them into vectors */
+static void add_row(float *restrict y, const float *restrict x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) y[i + k] += x[i + k];
+    for (; i < n; i++) y[i] += x[i];
+}
+
 static void add_bias(float *y, const float *b, int n, int dim) {
     if (!b) return;
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < dim; i++) y[(size_t)t * dim + i] += b[i];
+    for (int t = 0; t < n; t++) add_row(y + (size_t)t * dim, b, dim);
 }
 
 /* Per-head RMSNorm (qwen3 q_norm / k_norm). */
@@ -357,7 +364,7 @@ static void attention_task(void *arg, int ith, int nth) {
         c->k->quantize_row[ST_TYPE_F16](sc, w16, n_pos);
         float *o = c->att + (size_t)t * qd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p < n_pos; p++) c->k->axpy_f16(hd, st_f16_to_f32(w16[p]), V + (size_t)p * hd, o);
+        c->k->axpy_rows_f16(hd, w16, V, (size_t)hd * sizeof(st_f16), n_pos, o);
     }
 }
 
@@ -412,7 +419,7 @@ static void layer_forward(st_context *c, int l) {
     st_pool_run(c->pool, attention_task, c);
     matmul(c, &L->wo, c->att, n, c->xn);
     add_bias(c->xn, L->bo, n, d);
-    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xn[i];
+    add_row(c->x, c->xn, n * d); /* residual */
 
     norm_rows(hp, c->x, c->xn, n, L->ffn_norm, L->ffn_norm_b);
     size_t nff = (size_t)n * hp->n_ff;
@@ -424,7 +431,7 @@ static void layer_forward(st_context *c, int l) {
     else ffn_act_task(&act, 0, 1);
     matmul(c, &L->ffn_down, c->ff_a, n, c->xn);
     add_bias(c->xn, L->ffn_down_b, n, d);
-    for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xn[i];
+    add_row(c->x, c->xn, n * d); /* residual */
 }
 
 static st_status check_batch(st_context *c, const st_batch *b) {

@@ -2,7 +2,7 @@
 #include "cli.h"
 #include <sys/resource.h>
 
-typedef struct result { char test[32]; int n_tok; double med, lo, hi; } result;
+typedef struct result { char test[48]; int n_tok, depth; double med, lo, hi; } result;
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -24,15 +24,34 @@ static int parse_list(const char *C, const char *opt, const char *s, int *v, int
     return 0;
 }
 
-/* One timed run; returns tokens/s or a negative value on failure (message printed). */
-static double run_once(st_context *c, st_batch *b, int n_vocab, int pp, int tg, int n_seq, unsigned *rng) {
+/* Each of the first n_seq sequences gets `depth` random tokens of context
+ * (not timed), in batches of up to `chunk`. */
+static int fill_depth(st_context *c, st_batch *b, int n_vocab, int depth, int n_seq, int chunk, unsigned *rng) {
+    for (int q = 0; q < n_seq; q++)
+        for (int p0 = 0; p0 < depth; p0 += chunk) {
+            st_batch_clear(b);
+            for (int i = p0; i < depth && i < p0 + chunk; i++) {
+                *rng = *rng * 1103515245u + 12345u;
+                st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, i, q, 0);
+            }
+            st_status s = st_decode(c, b);
+            if (s != ST_OK) return cli_fail_status("bench", s), -1;
+        }
+    return 0;
+}
+
+/* One timed run after `depth` tokens of context per sequence; returns
+ * tokens/s or a negative value on failure (message printed). */
+static double run_once(st_context *c, st_batch *b, int n_vocab, int depth, int chunk, int pp, int tg, int n_seq,
+                       unsigned *rng) {
     st_kv_clear(c);
+    if (depth > 0 && fill_depth(c, b, n_vocab, depth, pp > 0 ? 1 : n_seq, chunk, rng)) return -1.0;
     double t0 = cli_now();
     if (pp > 0) {
         st_batch_clear(b);
         for (int i = 0; i < pp; i++) {
             *rng = *rng * 1103515245u + 12345u;
-            st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, i, 0, i == pp - 1);
+            st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, depth + i, 0, i == pp - 1);
         }
         st_status s = st_decode(c, b);
         if (s != ST_OK) return cli_fail_status("bench", s), -1.0;
@@ -42,7 +61,7 @@ static double run_once(st_context *c, st_batch *b, int n_vocab, int pp, int tg, 
         st_batch_clear(b);
         for (int q = 0; q < n_seq; q++) {
             *rng = *rng * 1103515245u + 12345u;
-            st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, step, q, 1);
+            st_batch_add(b, (st_token)((*rng >> 8) % (unsigned)n_vocab), NULL, depth + step, q, 1);
         }
         st_status s = st_decode(c, b);
         if (s != ST_OK) return cli_fail_status("bench", s), -1.0;
@@ -86,7 +105,7 @@ static double run_think(st_context *c, const st_model *m, int tg, int n_seq, int
 
 int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL, *v;
-    int pps[16] = {128}, n_pp = 1, tgs[16] = {64}, n_tg = 1, bs[16] = {1}, n_b = 1;
+    int pps[16] = {128}, n_pp = 1, tgs[16] = {64}, n_tg = 1, bs[16] = {1}, n_b = 1, ds[16] = {0}, n_d = 1;
     long long threads = 0, reps = 3, max_topk = 10;
     int json = 0, soft = 0;
     for (int i = 1; i < argc; i++) {
@@ -94,14 +113,17 @@ int cmd_bench(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "-p", &v)) { if (parse_list(C, "-p", v, pps, &n_pp)) return 1; continue; }
         if (cli_opt(argc, argv, &i, "-n", &v)) { if (parse_list(C, "-n", v, tgs, &n_tg)) return 1; continue; }
         if (cli_opt(argc, argv, &i, "-b", &v)) { if (parse_list(C, "-b", v, bs, &n_b)) return 1; continue; }
+        if (cli_opt(argc, argv, &i, "-d", &v)) { if (parse_list(C, "-d", v, ds, &n_d)) return 1; continue; }
         if (cli_opt(argc, argv, &i, "-t", &v)) { if (cli_int(C, "-t", v, &threads)) return 1; continue; }
         if (cli_opt(argc, argv, &i, "-r", &v)) { if (cli_int(C, "-r", v, &reps)) return 1; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
         if (cli_flag(argv, i, "--soft-thinking")) { soft = 1; continue; }
         if (cli_opt(argc, argv, &i, "--max-topk", &v)) { if (cli_int(C, "--max-topk", v, &max_topk)) return 1; continue; }
         if (cli_flag(argv, i, "--help")) {
-            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-t N] [-r 3] [--json]\n"
+            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--json]\n"
                    "  -p  prompt lengths (pp); -n decode lengths (tg); -b sequences decoding together in tg\n"
+                   "  -d  context depths: each test runs after that many tokens already in every sequence's\n"
+                   "      cache (filled before the clock starts), e.g. -d 0,2048 for decode deep in a trace\n"
                    "  reports the median tokens/s over -r runs (after one warm-up run) and the min..max spread\n"
                    "  --soft-thinking  also decode through the thinking controller: discrete thinking (sampling)\n"
                    "                   vs soft thinking (--max-topk K concept tokens, default 10)\n");
@@ -110,7 +132,8 @@ int cmd_bench(int argc, char **argv) {
         return cli_fail(C, "unknown option '%s'", argv[i]);
     }
     if (reps < 1 || reps > 1000) return cli_fail(C, "-r %lld out of range 1..1000", reps);
-    int max_pp = 1, max_tg = 1, max_b = 1;
+    int max_pp = 1, max_tg = 1, max_b = 1, max_d = 0;
+    for (int i = 0; i < n_d; i++) max_d = ds[i] > max_d ? ds[i] : max_d;
     for (int i = 0; i < n_pp; i++) max_pp = pps[i] > max_pp ? pps[i] : max_pp;
     for (int i = 0; i < n_tg; i++) max_tg = tgs[i] > max_tg ? tgs[i] : max_tg;
     for (int i = 0; i < n_b; i++) {
@@ -118,8 +141,11 @@ int cmd_bench(int argc, char **argv) {
         max_b = bs[i] > max_b ? bs[i] : max_b;
     }
     st_context_params cp = st_context_default_params();
-    cp.n_ctx = (max_pp > max_tg ? max_pp : max_tg) + 1;
+    cp.n_ctx = max_d + (max_pp > max_tg ? max_pp : max_tg) + 1;
     cp.n_batch = max_pp > max_b ? max_pp : max_b;
+    /* the context is filled in batches of up to 512 tokens */
+    const int fill_chunk = max_d < 512 ? (max_d > 0 ? max_d : 1) : 512;
+    if (cp.n_batch < fill_chunk) cp.n_batch = fill_chunk;
     cp.n_seq = max_b;
     cp.n_threads = (int)threads;
     st_model *m;
@@ -130,15 +156,19 @@ int cmd_bench(int argc, char **argv) {
     if (st_batch_init(&b, cp.n_batch, 0) != ST_OK) return cli_fail_status(C, ST_E_NOMEM);
     unsigned rng = 1234;
     result res[64];
+    if (soft && max_d > 0) return cli_fail(C, "-d with --soft-thinking is not supported (the thinking runs start from empty sequences)");
     int n_res = 0, rc = 0;
     double *t = malloc((size_t)reps * sizeof(double));
     if (max_b > 64) return cli_fail(C, "-b: at most 64 sequences");
     for (int kind = 0; kind < (soft ? 4 : 2) && !rc; kind++) {
-        int nk = kind == 0 ? n_pp : n_tg * n_b;
-        for (int j = 0; j < nk && !rc && n_res < 64; j++) {
+        int nk = (kind == 0 ? n_pp : n_tg * n_b) * n_d;
+        for (int jd = 0; jd < nk && !rc && n_res < 64; jd++) {
+            const int depth = ds[jd % n_d], j = jd / n_d;
             int pp = kind == 0 ? pps[j] : 0, tg = kind == 0 ? 0 : tgs[j / n_b], nb = kind == 0 ? 1 : bs[j % n_b];
             if (pp == 0 && tg == 0) continue;
-#define RUN() (kind < 2 ? run_once(c, &b, in->n_vocab, pp, tg, nb, &rng) : run_think(c, m, tg, nb, kind == 3, (int)max_topk, &rng))
+#define RUN()                                                                                    \
+    (kind < 2 ? run_once(c, &b, in->n_vocab, depth, fill_chunk, pp, tg, nb, &rng)                \
+              : run_think(c, m, tg, nb, kind == 3, (int)max_topk, &rng))
             if (RUN() < 0) { rc = 1; break; } /* warm-up */
             for (int r = 0; r < reps && !rc; r++)
                 if ((t[r] = RUN()) < 0) rc = 1;
@@ -147,9 +177,12 @@ int cmd_bench(int argc, char **argv) {
             qsort(t, (size_t)reps, sizeof *t, cmp_d);
             result *x = &res[n_res++];
             const char *mode = kind == 2 ? " think" : kind == 3 ? " soft" : "";
-            if (pp) snprintf(x->test, sizeof x->test, "pp%d", pp);
-            else if (nb == 1) snprintf(x->test, sizeof x->test, "tg%d%s", tg, mode);
-            else snprintf(x->test, sizeof x->test, "tg%d x%d%s", tg, nb, mode);
+            char at[24] = "";
+            if (depth) snprintf(at, sizeof at, " @ d%d", depth);
+            if (pp) snprintf(x->test, sizeof x->test, "pp%d%s", pp, at);
+            else if (nb == 1) snprintf(x->test, sizeof x->test, "tg%d%s%s", tg, mode, at);
+            else snprintf(x->test, sizeof x->test, "tg%d x%d%s%s", tg, nb, mode, at);
+            x->depth = depth;
             x->n_tok = pp ? pp : tg * nb;
             x->med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
             x->lo = t[0];
@@ -177,10 +210,10 @@ int cmd_bench(int argc, char **argv) {
         printf("[");
         for (int i = 0; i < n_res; i++)
             printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"params\": %llu, \"threads\": %d, "
-                   "\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, "
+                   "\"test\": \"%s\", \"n_tokens\": %d, \"depth\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, "
                    "\"peak_rss_bytes\": %.0f, \"kv_bytes\": %.0f}",
                    i ? "," : "", in->name, in->arch_name, (unsigned long long)in->file_size, (unsigned long long)in->n_params,
-                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].med, res[i].lo, res[i].hi, reps, rss, kv);
+                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].depth, res[i].med, res[i].lo, res[i].hi, reps, rss, kv);
         printf("\n]\n");
     }
     free(t);

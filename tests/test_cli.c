@@ -212,6 +212,12 @@ static void test_synth_bench(void) {
         double rss = atof(pr + 18), kv = atof(pk + 12), file = atof(pf + 14);
         CHECKF(kv > 0 && rss > 0.5 * file && rss < file + kv + 48.0 * 1048576, "peak RSS %.0f, file %.0f, KV %.0f", rss, file, kv);
     }
+    /* -d: the same tests after a filled context; a depth the context cannot take fails cleanly */
+    CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -p 8 -n 4 -b 2 -d 0,40 -r 1 --json", out, sizeof out) == 0);
+    CHECKF(strstr(out, "\"test\": \"pp8 @ d40\"") && strstr(out, "\"test\": \"tg4 x2 @ d40\"") &&
+               strstr(out, "\"test\": \"tg4 x2\"") && strstr(out, "\"depth\": 40"),
+           "bench -d: %s", out);
+    CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -n 4 -d x -r 1", out, sizeof out) != 0 && strstr(out, "-d: bad list"));
     remove("build/tests/tmp-tiny.gguf");
 }
 

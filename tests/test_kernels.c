@@ -640,36 +640,72 @@ static void test_axpy_f16(const st_kernels *k) {
     }
 }
 
-/* The fused attention output equals axpy_f16 row by row on the same table
- * (bit for bit: same FMA, same order) and the scalar reference to rounding;
- * y past n stays untouched. */
+/* The fused attention output equals axpy_f16 row by row on the same table,
+ * for each weight set (bit for bit: same FMA, same order) and the scalar
+ * reference to rounding; y past n stays untouched. */
 static void test_axpy_rows_f16(const st_kernels *k) {
     CHECKF(k->axpy_rows_f16 != NULL, "%s: axpy_rows_f16 missing", k->isa);
     if (!k->axpy_rows_f16) return;
-    enum { MAXN = 200, MAXR = 40, XS = 208 };
-    static uint16_t x[MAXR * XS], a[MAXR];
-    static float y0[MAXN + 1], y1[MAXN + 1], y2[MAXN + 1];
+    enum { MAXN = 200, MAXR = 40, XS = 208, MAXG = 9, YS = MAXN + 3 };
+    static uint16_t x[MAXR * XS], a[MAXG * MAXR];
+    static float y0[MAXG * YS], y1[MAXG * YS], y2[MAXG * YS];
     for (int i = 0; i < MAXR * XS; i++) x[i] = st_f32_to_f16(rnd_unit());
-    for (int r = 0; r < MAXR; r++) a[r] = st_f32_to_f16(rnd_unit() * 0.1f);
-    const int ns[] = {1, 15, 16, 17, 64, 65, 100, 128, 200}, nrs[] = {0, 1, 3, 33, 40};
-    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-        for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
-            const int n = ns[ni], nr = nrs[ri];
-            for (int i = 0; i <= n; i++) y0[i] = y1[i] = y2[i] = i < n ? rnd_unit() : 123.0f;
-            for (int r = 0; r < nr; r++) {
-                st_axpy_f16_scalar(n, st_f16_to_f32(a[r]), x + r * XS, y0);
-                k->axpy_f16(n, st_f16_to_f32(a[r]), x + r * XS, y1);
+    for (int i = 0; i < MAXG * MAXR; i++) a[i] = st_f32_to_f16(rnd_unit() * 0.1f);
+    const int ns[] = {1, 15, 16, 17, 33, 64, 100, 128, 200}, nrs[] = {0, 1, 3, 33, 40}, gs[] = {1, 3, 7, 9};
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
+                const int n = ns[ni], nr = nrs[ri], g = gs[gi];
+                for (int i = 0; i < MAXG * YS; i++) y0[i] = y1[i] = y2[i] = i % YS < n ? rnd_unit() : 123.0f;
+                for (int j = 0; j < g; j++)
+                    for (int r = 0; r < nr; r++) {
+                        st_axpy_f16_scalar(n, st_f16_to_f32(a[j * MAXR + r]), x + r * XS, y0 + j * YS);
+                        k->axpy_f16(n, st_f16_to_f32(a[j * MAXR + r]), x + r * XS, y1 + j * YS);
+                    }
+                k->axpy_rows_f16(n, g, a, MAXR, x, XS * sizeof(uint16_t), nr, y2, YS);
+                double err = 0;
+                int same = 1;
+                for (int i = 0; i < MAXG * YS; i++) {
+                    err = fmax(err, fabs(y0[i] - y2[i]));
+                    same &= y1[i] == y2[i];
+                }
+                CHECKF(same && err <= 1e-5, "%s axpy_rows_f16 n=%d rows=%d sets=%d: identical to axpy_f16 %d, max diff %g",
+                       k->isa, n, nr, g, same, err);
             }
-            k->axpy_rows_f16(n, a, x, XS * sizeof(uint16_t), nr, y2);
-            double err = 0;
-            int same = 1;
-            for (int i = 0; i < n; i++) {
-                err = fmax(err, fabs(y0[i] - y2[i]));
-                same &= y1[i] == y2[i];
+}
+
+/* Grouped attention scores equal the table's vec_dot_rows for F16 query by
+ * query, bit for bit (also past the fast path's limits: n > 256, g > 16),
+ * and the scalar reference to rounding. */
+static void test_dot_rows_group_f16(const st_kernels *k) {
+    CHECKF(k->dot_rows_group_f16 != NULL, "%s: dot_rows_group_f16 missing", k->isa);
+    if (!k->dot_rows_group_f16) return;
+    enum { MAXN = 300, MAXR = 33, MAXG = 17, SS = 40 };
+    static uint16_t kk[MAXR * MAXN], q[MAXG * MAXN];
+    static float s0[MAXG * SS], s1[MAXG * SS], s2[MAXG * SS];
+    for (int i = 0; i < MAXR * MAXN; i++) kk[i] = st_f32_to_f16(rnd_unit());
+    for (int i = 0; i < MAXG * MAXN; i++) q[i] = st_f32_to_f16(rnd_unit());
+    const st_kernels *ref = st_kernels_by_name("scalar");
+    const int ns[] = {1, 15, 16, 17, 33, 64, 100, 128, 256, 300}, nrs[] = {0, 1, 3, 5, 33}, gs[] = {1, 3, 7, 17};
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
+                const int n = ns[ni], nr = nrs[ri], g = gs[gi];
+                for (int i = 0; i < MAXG * SS; i++) s0[i] = s1[i] = s2[i] = 123.0f;
+                for (int jq = 0; jq < g; jq++) {
+                    ref->vec_dot_rows[ST_TYPE_F16](n, s0 + jq * SS, kk, (size_t)n * 2, nr, q + jq * n);
+                    k->vec_dot_rows[ST_TYPE_F16](n, s1 + jq * SS, kk, (size_t)n * 2, nr, q + jq * n);
+                }
+                k->dot_rows_group_f16(n, g, q, kk, (size_t)n * 2, nr, s2, SS);
+                double err = 0;
+                int same = 1;
+                for (int i = 0; i < MAXG * SS; i++) {
+                    err = fmax(err, fabs(s0[i] - s2[i]) / (1.0 + fabs(s0[i])));
+                    same &= s1[i] == s2[i];
+                }
+                CHECKF(same && err <= 1e-5, "%s dot_rows_group_f16 n=%d rows=%d queries=%d: identical to vec_dot_rows %d, max rel diff %g",
+                       k->isa, n, nr, g, same, err);
             }
-            CHECKF(same && err <= 1e-5 && y2[n] == 123.0f, "%s axpy_rows_f16 n=%d rows=%d: identical to axpy_f16 %d, max diff %g",
-                   k->isa, n, nr, same, err);
-        }
 }
 
 int main(void) {
@@ -689,6 +725,7 @@ int main(void) {
         test_f32_helpers(k);
         test_axpy_f16(k);
         test_axpy_rows_f16(k);
+        test_dot_rows_group_f16(k);
         if (pool2) test_matmul(k, pool2);
         if (pool2) test_matmul_multi(k, pool2);
     }

@@ -64,21 +64,43 @@ typedef struct st_kernels {
     unsigned char gemm_panel_decode[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
-    /* y += a[r] * x_r for rows r < nr of half-precision x (xs bytes apart) and
-     * half-precision weights a, in row order: the attention output over all
-     * positions in one call (per-position calls of axpy_f16 cost more than
-     * their arithmetic at head_dim 64). Bit-identical to axpy_f16 row by row. */
-    void (*axpy_rows_f16)(int64_t n, const uint16_t *a, const uint16_t *x, size_t xs, int64_t nr, float *y);
+    /* For each of g weight sets j: y_j += a_j[r] * x_r over rows r < nr of
+     * half-precision x (xs bytes apart), with a_j = a + j * as (half precision)
+     * and y_j = y + j * ys, in row order: the attention output of the g query
+     * heads that share a KV head, over all positions in one call (each V row
+     * is converted once for the g heads, and per-position calls of axpy_f16
+     * cost more than their arithmetic at head_dim 64). Bit-identical to
+     * axpy_f16 row by row for each j. */
+    void (*axpy_rows_f16)(int64_t n, int64_t g, const uint16_t *a, size_t as, const uint16_t *x, size_t xs, int64_t nr,
+                          float *y, size_t ys);
+    /* For each of g half-precision queries q_j = q + j * n: s_j[r] = q_j . k_r
+     * over rows r < nr of half-precision k (ks bytes apart), s_j = s + j * ss:
+     * the attention scores of the query heads that share a KV head (each K row
+     * converted once for all of them). Bit-identical to vec_dot_rows[F16] of
+     * the same table, query by query. */
+    void (*dot_rows_group_f16)(int64_t n, int64_t g, const uint16_t *q, const uint16_t *k, size_t ks, int64_t nr,
+                               float *s, size_t ss);
 } st_kernels;
 
 /* For the kernel files: a vec_dot_rows entry for a type without a multi-row
  * kernel — the same vec_dot, row after row (so it is bit-identical by construction). */
 /* For the kernel files: an axpy_rows_f16 entry that is the table's axpy_f16
- * row after row. */
-#define ST_AXPY_ROWS_LOOP(name, axpy)                                                                       \
-    static void name(int64_t n, const uint16_t *a, const uint16_t *x, size_t xs, int64_t nr, float *y) {   \
-        for (int64_t r = 0; r < nr; r++)                                                                   \
-            axpy(n, st_f16_to_f32(a[r]), (const uint16_t *)((const uint8_t *)x + (size_t)r * xs), y);      \
+ * row after row, weight set after weight set. */
+#define ST_AXPY_ROWS_LOOP(name, axpy)                                                                              \
+    static void name(int64_t n, int64_t g, const uint16_t *a, size_t as, const uint16_t *x, size_t xs, int64_t nr, \
+                     float *y, size_t ys) {                                                                         \
+        for (int64_t j = 0; j < g; j++)                                                                            \
+            for (int64_t r = 0; r < nr; r++)                                                                       \
+                axpy(n, st_f16_to_f32(a[j * as + r]), (const uint16_t *)((const uint8_t *)x + (size_t)r * xs),     \
+                     y + j * ys);                                                                                  \
+    }
+
+/* For the kernel files: a dot_rows_group_f16 entry that is the table's
+ * vec_dot_rows for F16, query after query. */
+#define ST_DOT_ROWS_GROUP_LOOP(name, rows)                                                                 \
+    static void name(int64_t n, int64_t g, const uint16_t *q, const uint16_t *k, size_t ks, int64_t nr,    \
+                     float *s, size_t ss) {                                                                \
+        for (int64_t j = 0; j < g; j++) rows(n, s + j * ss, k, ks, nr, q + j * n);                         \
     }
 
 #define ST_ROWS_LOOP(name, dot)                                                                    \

@@ -186,6 +186,7 @@ static void vec_dot_f16(int64_t n, float *s, const void *w, const void *x) { row
 static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) { rowsf(F_BF16, n, s, w, 0, 1, x); }
 static void vec_dot_rows_f32(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F32, n, s, w, ws, nr, x); }
 static void vec_dot_rows_f16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F16, n, s, w, ws, nr, x); }
+ST_DOT_ROWS_GROUP_LOOP(dot_rows_group_f16, vec_dot_rows_f16)
 static void vec_dot_rows_bf16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_BF16, n, s, w, ws, nr, x); }
 
 /* ---------------------------------------------------------------- 32-element blocks */
@@ -570,6 +571,7 @@ const st_kernels st_kernels_avx2_table = {
     .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = axpy_f16,
     .axpy_rows_f16 = axpy_rows_f16,
+    .dot_rows_group_f16 = dot_rows_group_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,
         [ST_TYPE_F16] = vec_dot_rows_f16,

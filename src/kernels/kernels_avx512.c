@@ -87,27 +87,63 @@ static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
     }
 }
 
-/* 64 elements of y at a time stay in registers while every row adds into
- * them (the same FMA per element and row order as axpy_f16). */
-static void axpy_rows_f16(int64_t n, const uint16_t *a, const uint16_t *x, size_t xs, int64_t nr, float *y) {
-    for (int64_t i0 = 0; i0 < n; i0 += 64) {
-        __mmask16 m[4];
-        __m512 acc[4];
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
-            const int64_t left = n - i0 - 16 * k;
-            m[k] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
-            acc[k] = _mm512_maskz_loadu_ps(m[k], y + i0 + 16 * k);
+/* n half-precision values to f32 (exact) */
+static inline void f16_row_to_f32(const uint16_t *h, float *f, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(f + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(f + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)));
+    }
+}
+
+/* 32 elements of y for up to 8 weight sets stay in registers while every row
+ * is converted once and added into all of them (per element and set the
+ * same FMA in the same row order as axpy_f16). The weights are converted to
+ * f32 256 rows at a time, so that each FMA takes its weight as a broadcast
+ * memory operand. */
+static void axpy_rows_f16(int64_t n, int64_t g, const uint16_t *a, size_t as, const uint16_t *x, size_t xs, int64_t nr,
+                          float *y, size_t ys) {
+    enum { G = 8, RB = 256 };
+    float af[G][RB] __attribute__((aligned(64)));
+    for (int64_t j0 = 0; j0 < g; j0 += G) {
+        const int gj = g - j0 < G ? (int)(g - j0) : G;
+        for (int64_t r0 = 0; r0 < nr; r0 += RB) {
+            const int64_t rn = nr - r0 < RB ? nr - r0 : RB;
+            for (int j = 0; j < gj; j++) f16_row_to_f32(a + (j0 + j) * as + r0, af[j], rn);
+            for (int64_t i0 = 0; i0 < n; i0 += 32) {
+                const int64_t left = n - i0;
+                const __mmask16 m0 = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+                const __mmask16 m1 = left >= 32 ? (__mmask16)0xffff : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+                __m512 acc[G][2];
+#pragma GCC unroll 8
+                for (int j = 0; j < G; j++) {
+                    acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+                    if (j < gj) {
+                        acc[j][0] = _mm512_maskz_loadu_ps(m0, y + (j0 + j) * ys + i0);
+                        acc[j][1] = _mm512_maskz_loadu_ps(m1, y + (j0 + j) * ys + i0 + 16);
+                    }
+                }
+                const uint8_t *xr = (const uint8_t *)(x + i0) + (size_t)r0 * xs;
+                for (int64_t r = 0; r < rn; r++, xr += xs) {
+                    const __m512 x0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, xr));
+                    const __m512 x1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, xr + 32));
+#pragma GCC unroll 8
+                    for (int j = 0; j < G; j++)
+                        if (j < gj) {
+                            const __m512 va = _mm512_set1_ps(af[j][r]);
+                            acc[j][0] = _mm512_fmadd_ps(va, x0, acc[j][0]);
+                            acc[j][1] = _mm512_fmadd_ps(va, x1, acc[j][1]);
+                        }
+                }
+#pragma GCC unroll 8
+                for (int j = 0; j < G; j++)
+                    if (j < gj) {
+                        _mm512_mask_storeu_ps(y + (j0 + j) * ys + i0, m0, acc[j][0]);
+                        _mm512_mask_storeu_ps(y + (j0 + j) * ys + i0 + 16, m1, acc[j][1]);
+                    }
+            }
         }
-        const uint8_t *xr = (const uint8_t *)(x + i0);
-        for (int64_t r = 0; r < nr; r++, xr += xs) {
-            const __m512 va = _mm512_set1_ps(h2f(a[r]));
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++)
-                acc[k] = _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[k], xr + 32 * k)), acc[k]);
-        }
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) _mm512_mask_storeu_ps(y + i0 + 16 * k, m[k], acc[k]);
     }
 }
 
@@ -301,6 +337,30 @@ static void vec_dot_bf16(int64_t n, float *s, const void *w, const void *x) { ro
 static void vec_dot_rows_f32(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F32, n, s, w, ws, nr, x); }
 static void vec_dot_rows_f16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_F16, n, s, w, ws, nr, x); }
 static void vec_dot_rows_bf16(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) { rowsf_all(F_BF16, n, s, w, ws, nr, x); }
+
+/* The F16 rows converted to f32 once (exact) and run as F32 rows against each
+ * query, also converted once: the same products in the same order as
+ * vec_dot_rows_f16, so the same bits. */
+enum { GROUP_MAX_N = 256, GROUP_MAX_G = 16 };
+static void dot_rows_group_f16(int64_t n, int64_t g, const uint16_t *q, const uint16_t *k, size_t ks, int64_t nr,
+                               float *s, size_t ss) {
+    if (n > GROUP_MAX_N || g > GROUP_MAX_G) {
+        for (int64_t j = 0; j < g; j++) vec_dot_rows_f16(n, s + j * ss, k, ks, nr, q + j * n);
+        return;
+    }
+    float qf[GROUP_MAX_G][GROUP_MAX_N] __attribute__((aligned(64)));
+    float kf[4][GROUP_MAX_N] __attribute__((aligned(64)));
+    for (int64_t j = 0; j < g; j++) f16_row_to_f32(q + j * n, qf[j], n);
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        for (int i = 0; i < 4; i++) f16_row_to_f32((const uint16_t *)((const uint8_t *)k + (size_t)(r + i) * ks), kf[i], n);
+        for (int64_t j = 0; j < g; j++) rowsf(F_F32, n, s + j * ss + r, (const uint8_t *)kf, sizeof kf[0], 4, qf[j]);
+    }
+    for (; r < nr; r++) {
+        f16_row_to_f32((const uint16_t *)((const uint8_t *)k + (size_t)r * ks), kf[0], n);
+        for (int64_t j = 0; j < g; j++) rowsf(F_F32, n, s + j * ss + r, (const uint8_t *)kf, sizeof kf[0], 1, qf[j]);
+    }
+}
 
 /* ---------------------------------------------------------------- 32-element blocks */
 
@@ -1429,6 +1489,7 @@ const st_kernels st_kernels_avx512_table = {
     .silu_mul = silu_mul,
     .axpy_f16 = axpy_f16,
     .axpy_rows_f16 = axpy_rows_f16,
+    .dot_rows_group_f16 = dot_rows_group_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,
         [ST_TYPE_F16] = vec_dot_rows_f16,

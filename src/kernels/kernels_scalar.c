@@ -244,6 +244,7 @@ ST_AXPY_ROWS_LOOP(st_axpy_rows_f16_scalar, st_axpy_f16_scalar)
 /* Row runs for types without a multi-row kernel. */
 ST_ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)
 ST_ROWS_LOOP(rows_f16, st_vec_dot_f16_scalar)
+ST_DOT_ROWS_GROUP_LOOP(dot_rows_group_f16, rows_f16)
 ST_ROWS_LOOP(rows_bf16, st_vec_dot_bf16_scalar)
 ST_ROWS_LOOP(rows_q4_0, st_vec_dot_q4_0_scalar)
 ST_ROWS_LOOP(rows_q4_1, st_vec_dot_q4_1_scalar)
@@ -282,6 +283,7 @@ const st_kernels st_kernels_scalar_table = {
     .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = st_axpy_f16_scalar,
     .axpy_rows_f16 = st_axpy_rows_f16_scalar,
+    .dot_rows_group_f16 = dot_rows_group_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = rows_f32,
         [ST_TYPE_F16] = rows_f16,

@@ -28,9 +28,9 @@ struct st_context {
     float *att;      /* [n_batch][n_head*head_dim] attention output */
     float *ff_a;     /* [n_batch][n_ff] */
     float *ff_b;     /* [n_batch][n_ff] */
-    float *scores;   /* [n_threads][n_ctx] attention scores per thread */
-    st_f16 *q16;     /* [n_threads][head_dim] query in the cache's precision */
-    st_f16 *w16;     /* [n_threads][n_ctx] softmax weights in the cache's precision */
+    float *scores;   /* [n_threads][n_head/n_head_kv][n_ctx] attention scores per thread */
+    st_f16 *q16;     /* [n_threads][n_head/n_head_kv][head_dim] queries in the cache's precision */
+    st_f16 *w16;     /* [n_threads][n_head/n_head_kv][n_ctx] softmax weights in the cache's precision */
     float *rope_cs;  /* [n_batch][n_rot/2][2] cos, sin per token */
     void *mm_scratch;/* activation conversion for st_matmul */
     int32_t *out_rows; /* [n_batch] batch indices that asked for logits */
@@ -97,9 +97,11 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     c->att = malloc(nb * qd * sizeof(float));
     c->ff_a = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     c->ff_b = malloc(nb * (size_t)hp->n_ff * sizeof(float));
-    c->scores = malloc((size_t)p.n_threads * (size_t)p.n_ctx * sizeof(float));
-    c->q16 = malloc((size_t)p.n_threads * (size_t)hp->head_dim * sizeof(st_f16));
-    c->w16 = malloc((size_t)p.n_threads * (size_t)p.n_ctx * sizeof(st_f16));
+    const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
+    c->scores = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(float));
+    c->q16 = malloc((size_t)p.n_threads * group * (size_t)hp->head_dim * sizeof(st_f16));
+    /* softmax weights of one KV head's group of query heads per thread */
+    c->w16 = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(st_f16));
     c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
     c->out_rows = malloc(nb * sizeof(int32_t));
     c->logit_row = malloc(nb * sizeof(int));
@@ -330,41 +332,50 @@ static void qkv_token(st_context *c, int t) {
 /* Attention task: first each thread prepares a share of the tokens
  * (qkv_token; on the pool because one thread doing it while the others wait
  * was ~2% of a batched decode step), then, once every token's k and v are in
- * the cache, (token, head) pairs split among threads. Like llama.cpp,
- * the query and the softmax weights are rounded to half precision before
- * they meet the half-precision cache. */
+ * the cache, jobs of (token, heads) split among threads: all query heads that
+ * share a KV head when there are enough such jobs to keep the threads busy
+ * (their outputs then read each V row once), else one head per job. Like
+ * llama.cpp, the query and the softmax weights are rounded to half precision
+ * before they meet the half-precision cache. */
 static void attention_task(void *arg, int ith, int nth) {
     st_context *c = arg;
     const st_hparams *hp = &c->model->hp;
     const st_batch *b = c->b;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd;
-    float *sc = c->scores + (size_t)ith * c->p.n_ctx;
-    st_f16 *q16 = c->q16 + (size_t)ith * hd, *w16 = c->w16 + (size_t)ith * c->p.n_ctx;
-    st_vec_dot_rows_fn dots16 = c->k->vec_dot_rows[ST_TYPE_F16];
+    size_t n_ctx = (size_t)c->p.n_ctx;
+    float *sc = c->scores + (size_t)ith * (size_t)group * n_ctx;
+    st_f16 *q16 = c->q16 + (size_t)ith * (size_t)group * hd, *w16 = c->w16 + (size_t)ith * (size_t)group * n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
     int64_t lo, hi;
     st_split(b->n_tokens, ith, nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++) qkv_token(c, (int)t);
     /* a token attends to the cache entries other threads just wrote */
     if (nth > 1) st_pool_barrier(c->pool);
-    st_split((int64_t)b->n_tokens * hp->n_head, ith, nth, &lo, &hi);
+    const int per_job = (int64_t)b->n_tokens * hp->n_head_kv >= 2 * (int64_t)nth ? group : 1;
+    const int jobs_per_tok = hp->n_head / per_job;
+    st_split((int64_t)b->n_tokens * jobs_per_tok, ith, nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
-        int t = (int)(job / hp->n_head), h = (int)(job % hp->n_head);
+        int t = (int)(job / jobs_per_tok), h0 = (int)(job % jobs_per_tok) * per_job;
         int s = b->seq[t], n_pos = b->pos[t] + 1;
-        c->k->quantize_row[ST_TYPE_F16](c->q + (size_t)t * qd + (size_t)h * hd, q16, hd);
-        const st_f16 *K = st_kv_k(&c->kv, s, c->layer, h / group);
-        const st_f16 *V = st_kv_v(&c->kv, s, c->layer, h / group);
-        dots16(hd, sc, K, (size_t)hd * sizeof(st_f16), n_pos, q16);
-        /* softmax with the vectorised exp of the sampler (scale > 0, so the
-         * largest raw score is the largest scaled one) */
-        double z, zx;
-        st_softmax_pass(sc, n_pos, st_max_f32(sc, n_pos), scale, sc, &z, &zx);
-        float inv = (float)(1.0 / z);
-        for (int p = 0; p < n_pos; p++) sc[p] *= inv;
-        c->k->quantize_row[ST_TYPE_F16](sc, w16, n_pos);
-        float *o = c->att + (size_t)t * qd + (size_t)h * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        c->k->axpy_rows_f16(hd, w16, V, (size_t)hd * sizeof(st_f16), n_pos, o);
+        const st_f16 *K = st_kv_k(&c->kv, s, c->layer, h0 / group);
+        const st_f16 *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
+        /* the heads' queries are adjacent in q */
+        c->k->quantize_row[ST_TYPE_F16](c->q + (size_t)t * qd + (size_t)h0 * hd, q16, (int64_t)per_job * hd);
+        c->k->dot_rows_group_f16(hd, per_job, q16, K, (size_t)hd * sizeof(st_f16), n_pos, sc, n_ctx);
+        for (int j = 0; j < per_job; j++) {
+            float *sj = sc + (size_t)j * n_ctx;
+            /* softmax with the vectorised exp of the sampler (scale > 0, so the
+             * largest raw score is the largest scaled one) */
+            double z, zx;
+            st_softmax_pass(sj, n_pos, st_max_f32(sj, n_pos), scale, sj, &z, &zx);
+            float inv = (float)(1.0 / z);
+            for (int p = 0; p < n_pos; p++) sj[p] *= inv;
+            c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
+        }
+        /* the heads' outputs are adjacent in att */
+        float *o = c->att + (size_t)t * qd + (size_t)h0 * hd;
+        memset(o, 0, (size_t)per_job * hd * sizeof(float));
+        c->k->axpy_rows_f16(hd, per_job, w16, n_ctx, V, (size_t)hd * sizeof(st_f16), n_pos, o, (size_t)hd);
     }
 }
 

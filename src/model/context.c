@@ -188,11 +188,10 @@ st_status st_batch_add(st_batch *b, st_token tok, const float *embd, int32_t pos
 
 /* ---------------------------------------------------------------- forward pieces */
 
-/* Sums in double over eight interleaved partial sums: one running sum is a
- * chain of dependent adds (~4 cycles per element, ~2% of a batched decode
- * step on the main thread while the others wait); the partial sums are
- * independent, and double keeps the order from mattering to the float result. */
-/* f(x[i]) summed over i < n as eight partial sums in registers */
+/* f(x[i]) summed over i < n in double, as eight interleaved partial sums in
+ * registers: one running sum is a chain of dependent adds (~4 cycles per
+ * element, ~2% of a batched decode step on the main thread while the others
+ * waited); double keeps the order from mattering to the float result. */
 #define SUM8(f)                                                                                              \
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;                                   \
     int i = 0;                                                                                               \
@@ -229,8 +228,8 @@ static void scale_mul(float *y, const float *x, float sc, const float *w, int n)
 static void norm_rows(const st_hparams *hp, const float *x, float *y, int n, const float *w, const float *bias) {
     int d = hp->n_embd;
     for (int t = 0; t < n; t++) {
-        const float *restrict xr = x + (size_t)t * d;
-        float *restrict yr = y + (size_t)t * d;
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
         if (hp->norm == ST_NORM_RMS) {
             float sc = 1.0f / sqrtf((float)(sum_sq(xr, d) / d) + hp->norm_eps);
             scale_mul(yr, xr, sc, w, d);
@@ -334,7 +333,8 @@ static void qkv_token(st_context *c, int t) {
  * was ~2% of a batched decode step), then, once every token's k and v are in
  * the cache, jobs of (token, heads) split among threads: all query heads that
  * share a KV head when there are enough such jobs to keep the threads busy
- * (their outputs then read each V row once), else one head per job. Like
+ * (each K and V row is then converted once for all of them), else one head
+ * per job; the results are the same bits either way. Like
  * llama.cpp, the query and the softmax weights are rounded to half precision
  * before they meet the half-precision cache. */
 static void attention_task(void *arg, int ith, int nth) {

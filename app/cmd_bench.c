@@ -140,6 +140,9 @@ int cmd_bench(int argc, char **argv) {
         if (bs[i] < 1) return cli_fail(C, "-b: batch size must be >= 1");
         max_b = bs[i] > max_b ? bs[i] : max_b;
     }
+    /* checked before anything is opened or allocated */
+    if (max_b > 64) return cli_fail(C, "-b: at most 64 sequences");
+    if (soft && max_d > 0) return cli_fail(C, "-d with --soft-thinking is not supported (the thinking runs start from empty sequences)");
     st_context_params cp = st_context_default_params();
     cp.n_ctx = max_d + (max_pp > max_tg ? max_pp : max_tg) + 1;
     cp.n_batch = max_pp > max_b ? max_pp : max_b;
@@ -156,10 +159,8 @@ int cmd_bench(int argc, char **argv) {
     if (st_batch_init(&b, cp.n_batch, 0) != ST_OK) return cli_fail_status(C, ST_E_NOMEM);
     unsigned rng = 1234;
     result res[64];
-    if (soft && max_d > 0) return cli_fail(C, "-d with --soft-thinking is not supported (the thinking runs start from empty sequences)");
     int n_res = 0, rc = 0;
     double *t = malloc((size_t)reps * sizeof(double));
-    if (max_b > 64) return cli_fail(C, "-b: at most 64 sequences");
     for (int kind = 0; kind < (soft ? 4 : 2) && !rc; kind++) {
         int nk = (kind == 0 ? n_pp : n_tg * n_b) * n_d;
         for (int jd = 0; jd < nk && !rc && n_res < 64; jd++) {

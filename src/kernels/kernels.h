@@ -82,8 +82,6 @@ typedef struct st_kernels {
                                float *s, size_t ss);
 } st_kernels;
 
-/* For the kernel files: a vec_dot_rows entry for a type without a multi-row
- * kernel — the same vec_dot, row after row (so it is bit-identical by construction). */
 /* For the kernel files: an axpy_rows_f16 entry that is the table's axpy_f16
  * row after row, weight set after weight set. */
 #define ST_AXPY_ROWS_LOOP(name, axpy)                                                                              \
@@ -103,6 +101,8 @@ typedef struct st_kernels {
         for (int64_t j = 0; j < g; j++) rows(n, s + j * ss, k, ks, nr, q + j * n);                         \
     }
 
+/* For the kernel files: a vec_dot_rows entry for a type without a multi-row
+ * kernel — the same vec_dot, row after row (so it is bit-identical by construction). */
 #define ST_ROWS_LOOP(name, dot)                                                                    \
     static void name(int64_t n, float *s, const void *w, size_t ws, int64_t nr, const void *x) {  \
         for (int64_t r = 0; r < nr; r++) dot(n, s + r, (const uint8_t *)w + r * ws, x);          \

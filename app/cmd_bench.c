@@ -9,6 +9,9 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* of n sorted values */
+static double median(const double *v, int n) { return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]); }
+
 /* Parse "1,4,8" into up to 16 positive ints. */
 static int parse_list(const char *C, const char *opt, const char *s, int *v, int *n) {
     *n = 0;
@@ -107,7 +110,7 @@ int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL, *v;
     int pps[16] = {128}, n_pp = 1, tgs[16] = {64}, n_tg = 1, bs[16] = {1}, n_b = 1, ds[16] = {0}, n_d = 1;
     long long threads = 0, reps = 3, max_topk = 10;
-    int json = 0, soft = 0;
+    int json = 0, soft = 0, interleave = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "-m", &model) || cli_opt(argc, argv, &i, "--model", &model)) continue;
         if (cli_opt(argc, argv, &i, "-p", &v)) { if (parse_list(C, "-p", v, pps, &n_pp)) return 1; continue; }
@@ -117,14 +120,19 @@ int cmd_bench(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "-t", &v)) { if (cli_int(C, "-t", v, &threads)) return 1; continue; }
         if (cli_opt(argc, argv, &i, "-r", &v)) { if (cli_int(C, "-r", v, &reps)) return 1; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
+        if (cli_flag(argv, i, "--interleave")) { interleave = 1; continue; }
         if (cli_flag(argv, i, "--soft-thinking")) { soft = 1; continue; }
         if (cli_opt(argc, argv, &i, "--max-topk", &v)) { if (cli_int(C, "--max-topk", v, &max_topk)) return 1; continue; }
         if (cli_flag(argv, i, "--help")) {
-            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--json]\n"
+            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--interleave] [--json]\n"
                    "  -p  prompt lengths (pp); -n decode lengths (tg); -b sequences decoding together in tg\n"
                    "  -d  context depths: each test runs after that many tokens already in every sequence's\n"
                    "      cache (filled before the clock starts), e.g. -d 0,2048 for decode deep in a trace\n"
-                   "  reports the median tokens/s over -r runs (after one warm-up run) and the min..max spread\n"
+                   "  reports the median tokens/s over -r runs (after one warm-up run) and the min..max spread,\n"
+                   "  and each batched tg against one sequence (speed-up)\n"
+                   "  --interleave  run the repetitions in rounds, each round every test once (on a shared or\n"
+                   "                throttling machine, all tests then see the same slow and fast spells; the\n"
+                   "                speed-up also gets the median of the per-round ratios)\n"
                    "  --soft-thinking  also decode through the thinking controller: discrete thinking (sampling)\n"
                    "                   vs soft thinking (--max-topk K concept tokens, default 10)\n");
             return 0;
@@ -158,44 +166,87 @@ int cmd_bench(int argc, char **argv) {
     st_batch b;
     if (st_batch_init(&b, cp.n_batch, 0) != ST_OK) return cli_fail_status(C, ST_E_NOMEM);
     unsigned rng = 1234;
+    /* the tests, in the order they are reported */
+    typedef struct spec { int kind, pp, tg, nb, depth; } spec;
+    spec sp[64];
+    int n_sp = 0;
+    for (int kind = 0; kind < (soft ? 4 : 2); kind++) {
+        int nk = (kind == 0 ? n_pp : n_tg * n_b) * n_d;
+        for (int jd = 0; jd < nk && n_sp < 64; jd++) {
+            const int depth = ds[jd % n_d], j = jd / n_d;
+            spec x = {kind, kind == 0 ? pps[j] : 0, kind == 0 ? 0 : tgs[j / n_b], kind == 0 ? 1 : bs[j % n_b], depth};
+            if (x.pp || x.tg) sp[n_sp++] = x;
+        }
+    }
     result res[64];
     int n_res = 0, rc = 0;
-    double *t = malloc((size_t)reps * sizeof(double));
-    for (int kind = 0; kind < (soft ? 4 : 2) && !rc; kind++) {
-        int nk = (kind == 0 ? n_pp : n_tg * n_b) * n_d;
-        for (int jd = 0; jd < nk && !rc && n_res < 64; jd++) {
-            const int depth = ds[jd % n_d], j = jd / n_d;
-            int pp = kind == 0 ? pps[j] : 0, tg = kind == 0 ? 0 : tgs[j / n_b], nb = kind == 0 ? 1 : bs[j % n_b];
-            if (pp == 0 && tg == 0) continue;
-#define RUN()                                                                                    \
-    (kind < 2 ? run_once(c, &b, in->n_vocab, depth, fill_chunk, pp, tg, nb, &rng)                \
-              : run_think(c, m, tg, nb, kind == 3, (int)max_topk, &rng))
-            if (RUN() < 0) { rc = 1; break; } /* warm-up */
+    double *t = malloc((size_t)reps * (size_t)(n_sp ? n_sp : 1) * sizeof(double)); /* [n_sp][reps] */
+#define RUN(x)                                                                                            \
+    ((x).kind < 2 ? run_once(c, &b, in->n_vocab, (x).depth, fill_chunk, (x).pp, (x).tg, (x).nb, &rng) \
+                  : run_think(c, m, (x).tg, (x).nb, (x).kind == 3, (int)max_topk, &rng))
+    /* Interleaved: every test warms up, then each round runs every test once,
+     * so that a shared machine's slow and fast spells fall on all tests alike
+     * (their ratios are then measured under the same conditions). */
+    if (interleave) {
+        for (int i = 0; i < n_sp && !rc; i++)
+            if (RUN(sp[i]) < 0) rc = 1;
+        for (int r = 0; r < reps && !rc; r++)
+            for (int i = 0; i < n_sp && !rc; i++)
+                if ((t[(size_t)i * reps + r] = RUN(sp[i])) < 0) rc = 1;
+    }
+    for (int i = 0; i < n_sp && !rc; i++) {
+        const spec x = sp[i];
+        double *ti = t + (size_t)i * reps;
+        if (!interleave) {
+            if (RUN(x) < 0) { rc = 1; break; } /* warm-up */
             for (int r = 0; r < reps && !rc; r++)
-                if ((t[r] = RUN()) < 0) rc = 1;
-#undef RUN
+                if ((ti[r] = RUN(x)) < 0) rc = 1;
             if (rc) break;
-            qsort(t, (size_t)reps, sizeof *t, cmp_d);
-            result *x = &res[n_res++];
-            const char *mode = kind == 2 ? " think" : kind == 3 ? " soft" : "";
-            char at[24] = "";
-            if (depth) snprintf(at, sizeof at, " @ d%d", depth);
-            if (pp) snprintf(x->test, sizeof x->test, "pp%d%s", pp, at);
-            else if (nb == 1) snprintf(x->test, sizeof x->test, "tg%d%s%s", tg, mode, at);
-            else snprintf(x->test, sizeof x->test, "tg%d x%d%s%s", tg, nb, mode, at);
-            x->depth = depth;
-            x->n_tok = pp ? pp : tg * nb;
-            x->med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-            x->lo = t[0];
-            x->hi = t[reps - 1];
-            if (!json) {
-                if (n_res == 1)
-                    printf("| model | arch | size | params | threads | test | t/s (median) | spread |\n"
-                           "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-                printf("| %s | %s | %.1f MiB | %.1f M | %d | %s | %.2f | %.2f .. %.2f |\n", in->name, in->arch_name,
-                       in->file_size / 1048576.0, in->n_params / 1e6, st_context_n_threads(c), x->test, x->med, x->lo, x->hi);
-                fflush(stdout);
+        }
+        double *sorted = malloc((size_t)reps * sizeof(double));
+        memcpy(sorted, ti, (size_t)reps * sizeof(double));
+        qsort(sorted, (size_t)reps, sizeof *sorted, cmp_d);
+        result *e = &res[n_res++];
+        const char *mode = x.kind == 2 ? " think" : x.kind == 3 ? " soft" : "";
+        char at[24] = "";
+        if (x.depth) snprintf(at, sizeof at, " @ d%d", x.depth);
+        if (x.pp) snprintf(e->test, sizeof e->test, "pp%d%s", x.pp, at);
+        else if (x.nb == 1) snprintf(e->test, sizeof e->test, "tg%d%s%s", x.tg, mode, at);
+        else snprintf(e->test, sizeof e->test, "tg%d x%d%s%s", x.tg, x.nb, mode, at);
+        e->depth = x.depth;
+        e->n_tok = x.pp ? x.pp : x.tg * x.nb;
+        e->med = median(sorted, (int)reps);
+        e->lo = sorted[0];
+        e->hi = sorted[reps - 1];
+        free(sorted);
+        if (!json) {
+            if (n_res == 1)
+                printf("| model | arch | size | params | threads | test | t/s (median) | spread |\n"
+                       "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+            printf("| %s | %s | %.1f MiB | %.1f M | %d | %s | %.2f | %.2f .. %.2f |\n", in->name, in->arch_name,
+                   in->file_size / 1048576.0, in->n_params / 1e6, st_context_n_threads(c), e->test, e->med, e->lo, e->hi);
+            fflush(stdout);
+        }
+    }
+#undef RUN
+    /* Batched decode against one sequence (same length, depth and mode): the
+     * ratio of the medians and, when interleaved, the median and range of
+     * the per-round ratios. */
+    for (int i = 0; i < n_res && !rc && !json; i++) {
+        if (sp[i].pp || sp[i].nb == 1) continue;
+        for (int k = 0; k < n_res; k++) {
+            if (sp[k].pp || sp[k].nb != 1 || sp[k].tg != sp[i].tg || sp[k].depth != sp[i].depth || sp[k].kind != sp[i].kind)
+                continue;
+            fprintf(stderr, "speed-up: %s = %.2f x %s (ratio of medians)", res[i].test, res[i].med / res[k].med, res[k].test);
+            if (interleave) {
+                double *q = malloc((size_t)reps * sizeof(double));
+                for (int r = 0; r < reps; r++) q[r] = t[(size_t)i * reps + r] / t[(size_t)k * reps + r];
+                qsort(q, (size_t)reps, sizeof *q, cmp_d);
+                fprintf(stderr, "; per round: median %.2f, %.2f .. %.2f", median(q, (int)reps), q[0], q[reps - 1]);
+                free(q);
             }
+            fprintf(stderr, "\n");
+            break;
         }
     }
     /* Weights are mapped, not copied: what stays resident should be the file,
@@ -211,10 +262,10 @@ int cmd_bench(int argc, char **argv) {
         printf("[");
         for (int i = 0; i < n_res; i++)
             printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"params\": %llu, \"threads\": %d, "
-                   "\"test\": \"%s\", \"n_tokens\": %d, \"depth\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, "
+                   "\"test\": \"%s\", \"n_tokens\": %d, \"depth\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, \"interleaved\": %s, "
                    "\"peak_rss_bytes\": %.0f, \"kv_bytes\": %.0f}",
                    i ? "," : "", in->name, in->arch_name, (unsigned long long)in->file_size, (unsigned long long)in->n_params,
-                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].depth, res[i].med, res[i].lo, res[i].hi, reps, rss, kv);
+                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].depth, res[i].med, res[i].lo, res[i].hi, reps, interleave ? "true" : "false", rss, kv);
         printf("\n]\n");
     }
     free(t);

@@ -218,6 +218,18 @@ static void test_synth_bench(void) {
                strstr(out, "\"test\": \"tg4 x2\"") && strstr(out, "\"depth\": 40"),
            "bench -d: %s", out);
     CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -n 4 -d x -r 1", out, sizeof out) != 0 && strstr(out, "-d: bad list"));
+    /* --interleave: rounds over the tests; the speed-up line is the ratio of the reported medians */
+    CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -p 0 -n 4 -b 1,2 -r 3 --interleave", out, sizeof out) == 0);
+    {
+        const char *a = strstr(out, "| tg4 | "), *b2 = strstr(out, "| tg4 x2 | "), *su = strstr(out, "speed-up: tg4 x2 = ");
+        CHECKF(a && b2 && su && strstr(out, "per round: median "), "bench --interleave: %s", out);
+        if (a && b2 && su) {
+            double m1 = atof(a + 8), m2 = atof(b2 + 11), ratio = atof(su + 19);
+            CHECKF(m1 > 0 && m2 > 0 && fabs(ratio - m2 / m1) < 0.01 * ratio + 0.006, "speed-up %.3f vs medians %.2f / %.2f", ratio, m2, m1);
+        }
+    }
+    CHECK(run(CLI " bench -m build/tests/tmp-tiny.gguf -p 4 -n 0 -r 1 --interleave --json", out, sizeof out) == 0 &&
+          strstr(out, "\"interleaved\": true") && !strstr(out, "speed-up"));
     remove("build/tests/tmp-tiny.gguf");
 }
 

@@ -647,14 +647,18 @@ static void pack_row_q8_0(const void *xq, void *xp, int64_t n) {
 /* Blocks ahead whose scales are copied (a ring of Q0_AHEAD + 1). */
 #define Q0_AHEAD 3
 
-/* z[p] holding 32 bytes of row p in lanes 0-1 and of row p + 8 in lanes 2-3
- * -> o[g] lane r = dword g of row r: a 4 x 4 dword transpose inside each
- * 128-bit lane (unpacks) and one two-source qword permute per output. */
+/* Row pairs for t16x8_dwords: z[p] holds row T16_ROW(p, 0) in lanes 0-1 and
+ * T16_ROW(p, 1) in lanes 2-3. */
+#define T16_ROW(p, half) (((p) < 4 ? (p) : (p) + 4) + 4 * (half))
+
+/* z[p] holding 32 bytes of rows T16_ROW(p, 0), T16_ROW(p, 1) -> o[g] lane r =
+ * dword g of row r: a 4 x 4 dword transpose inside each 128-bit lane
+ * (unpacks), then one two-source 128-bit lane shuffle per output (vshufi64x2
+ * runs beside the products; a qword permute would take their ports). */
 static inline __attribute__((always_inline)) void t16x8_dwords(const __m512i z[8], __m512i o[8]) {
-    static const int64_t iq[2][8] __attribute__((aligned(64))) = {{0, 1, 8, 9, 4, 5, 12, 13}, {2, 3, 10, 11, 6, 7, 14, 15}};
     __m512i u[2][4];
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) { /* rows 4h..4h+3 (and + 8): u[h][d] lane L = dword d (L0, L2) or d + 4 (L1, L3) */
+    for (int h = 0; h < 2; h++) { /* rows 8h..8h+7: u[h][d] lanes L0, L1 = dwords d, d + 4 of rows 8h..8h+3; L2, L3 of rows 8h+4.. */
         const __m512i t0 = _mm512_unpacklo_epi32(z[4 * h], z[4 * h + 1]), t1 = _mm512_unpackhi_epi32(z[4 * h], z[4 * h + 1]);
         const __m512i t2 = _mm512_unpacklo_epi32(z[4 * h + 2], z[4 * h + 3]), t3 = _mm512_unpackhi_epi32(z[4 * h + 2], z[4 * h + 3]);
         u[h][0] = _mm512_unpacklo_epi64(t0, t2);
@@ -662,11 +666,10 @@ static inline __attribute__((always_inline)) void t16x8_dwords(const __m512i z[8
         u[h][2] = _mm512_unpacklo_epi64(t1, t3);
         u[h][3] = _mm512_unpackhi_epi64(t1, t3);
     }
-    const __m512i q0 = _mm512_load_si512(iq[0]), q1 = _mm512_load_si512(iq[1]);
 #pragma GCC unroll 4
     for (int d = 0; d < 4; d++) {
-        o[d] = _mm512_permutex2var_epi64(u[0][d], q0, u[1][d]);
-        o[d + 4] = _mm512_permutex2var_epi64(u[0][d], q1, u[1][d]);
+        o[d] = _mm512_shuffle_i64x2(u[0][d], u[1][d], 0x88);     /* L0, L2 of each */
+        o[d + 4] = _mm512_shuffle_i64x2(u[0][d], u[1][d], 0xDD); /* L1, L3 of each */
     }
 }
 
@@ -734,8 +737,9 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
     if (kind == K_Q8_0) {
         __m512i z[8];
 #pragma GCC unroll 8
-        for (int p = 0; p < 8; p++) { /* lanes 0-1: row p, lanes 2-3: row p + 8 */
-            const uint8_t *r0 = base + (full || p < nr ? p : 0) * ws, *r1 = base + (full || p + 8 < nr ? p + 8 : 0) * ws;
+        for (int p = 0; p < 8; p++) {
+            const int a = T16_ROW(p, 0), c = T16_ROW(p, 1);
+            const uint8_t *r0 = base + (full || a < nr ? a : 0) * ws, *r1 = base + (full || c < nr ? c : 0) * ws;
             z[p] = q0_pair(kind, r0, r1);
         }
         t16x8_dwords(z, o);
@@ -1142,7 +1146,8 @@ static inline __attribute__((always_inline)) void kq_t16x8(const int full, const
     __m512i z[8];
 #pragma GCC unroll 8
     for (int p = 0; p < 8; p++)
-        z[p] = load2x32(base + (size_t)(full || p < nr ? p : 0) * ws, base + (size_t)(full || p + 8 < nr ? p + 8 : 0) * ws);
+        z[p] = load2x32(base + (size_t)(full || T16_ROW(p, 0) < nr ? T16_ROW(p, 0) : 0) * ws,
+                        base + (size_t)(full || T16_ROW(p, 1) < nr ? T16_ROW(p, 1) : 0) * ws);
     t16x8_dwords(z, o);
 }
 

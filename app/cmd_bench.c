@@ -260,12 +260,16 @@ int cmd_bench(int argc, char **argv) {
                 rss / ((double)in->file_size + kv), in->file_size / 1048576.0, kv / 1048576.0);
     if (json && !rc) {
         printf("[");
-        for (int i = 0; i < n_res; i++)
+        for (int i = 0; i < n_res; i++) {
             printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"params\": %llu, \"threads\": %d, "
                    "\"test\": \"%s\", \"n_tokens\": %d, \"depth\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, \"interleaved\": %s, "
-                   "\"peak_rss_bytes\": %.0f, \"kv_bytes\": %.0f}",
+                   "\"peak_rss_bytes\": %.0f, \"kv_bytes\": %.0f, \"tps_runs\": [",
                    i ? "," : "", in->name, in->arch_name, (unsigned long long)in->file_size, (unsigned long long)in->n_params,
                    st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].depth, res[i].med, res[i].lo, res[i].hi, reps, interleave ? "true" : "false", rss, kv);
+            /* in run order: with --interleave, run r of every test is round r */
+            for (int r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", t[(size_t)i * reps + r]);
+            printf("]}");
+        }
         printf("\n]\n");
     }
     free(t);

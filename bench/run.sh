@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce BENCHMARKS.md: synthesize real-shape models with random weights,
-# run `softthink bench` on each, and write bench/results/*.json and the SVG plot.
+# run `softthink bench` on each (repetitions interleaved: every round runs
+# every test, so the ratios compare runs under the same machine conditions),
+# and write bench/results/*.json and the SVG plot.
 #   bash bench/run.sh [threads] [reps]
 set -euo pipefail
 threads=${1:-2}
@@ -15,7 +17,7 @@ for like in qwen2.5-0.5b qwen3-0.6b; do
     m="$models/$like-$type.gguf"
     [ -f "$m" ] || "$st" synth --like "$like" --type "$type" -o "$m"
     echo "== $like $type" >&2
-    "$st" bench -m "$m" -p 128 -n 64 -b 1,4,8 -t "$threads" -r "$reps" --json > "$out/$like-$type.json"
+    "$st" bench -m "$m" -p 128 -n 64 -b 1,4,8 -t "$threads" -r "$reps" --interleave --json > "$out/$like-$type.json"
   done
 done
 m="$models/qwen2.5-0.5b-q8_0.gguf"

@@ -19,11 +19,16 @@ for f in sorted(res.glob("*.json")):
     like, typ = f.stem.rsplit("-", 1)
     rows = json.loads(f.read_text())
     tg1 = next((r["tps_median"] for r in rows if r["test"] == "tg64"), None)
+    runs1 = next((r.get("tps_runs") for r in rows if r["test"] == "tg64" and r.get("interleaved")), None)
     for r in rows:
         t, med = r["test"], r["tps_median"]
         ref = LLAMA.get((like, typ), {}).get(t)
         ratio = f"{med / ref:.2f}x" if ref else ""
         vs1 = f"{med / tg1:.2f}x" if t.startswith("tg64 x") and tg1 else ""
+        if vs1 and runs1 and r.get("interleaved") and len(r.get("tps_runs", [])) == len(runs1):
+            # interleaved runs: round i of this test and of tg64 ran back to back
+            q = sorted(a / b for a, b in zip(r["tps_runs"], runs1))
+            vs1 += f" (rounds {q[0]:.2f} .. {q[-1]:.2f})"
         gbs = ""
         if t == "tg64":
             bw = r["file_bytes"] * med

@@ -21,7 +21,7 @@ for like in qwen2.5-0.5b qwen3-0.6b; do
   done
 done
 m="$models/qwen2.5-0.5b-q8_0.gguf"
-"$st" bench -m "$m" -p 0 -n 64 -b 1 -t "$threads" -r "$reps" --soft-thinking --json > "$out/soft-overhead.json"
+"$st" bench -m "$m" -p 0 -n 64 -b 1 -t "$threads" -r "$reps" --soft-thinking --interleave --json > "$out/soft-overhead.json"
 build/bench_sample > "$out/sample.md"
 python3 bench/plot.py "$out" > "$out/batch.svg"
 python3 bench/table.py "$out" > "$out/table.md"

@@ -164,7 +164,11 @@ int cmd_bench(int argc, char **argv) {
     if (cli_open(C, model, &cp, &m, &c)) return 1;
     const st_model_info *in = st_model_get_info(m);
     st_batch b;
-    if (st_batch_init(&b, cp.n_batch, 0) != ST_OK) return cli_fail_status(C, ST_E_NOMEM);
+    if (st_batch_init(&b, cp.n_batch, 0) != ST_OK) {
+        st_context_free(c);
+        st_model_free(m);
+        return cli_fail_status(C, ST_E_NOMEM);
+    }
     unsigned rng = 1234;
     /* the tests, in the order they are reported */
     typedef struct spec { int kind, pp, tg, nb, depth; } spec;
@@ -180,7 +184,14 @@ int cmd_bench(int argc, char **argv) {
     }
     result res[64];
     int n_res = 0, rc = 0;
-    double *t = malloc((size_t)reps * (size_t)(n_sp ? n_sp : 1) * sizeof(double)); /* [n_sp][reps] */
+    /* t: [n_sp][reps] tokens/s in run order; tmp: one test's, sorted */
+    double *t = malloc((size_t)reps * (size_t)(n_sp + 1) * sizeof(double)), *tmp = t ? t + (size_t)n_sp * reps : NULL;
+    if (!t) {
+        st_batch_free(&b);
+        st_context_free(c);
+        st_model_free(m);
+        return cli_fail_status(C, ST_E_NOMEM);
+    }
 #define RUN(x)                                                                                            \
     ((x).kind < 2 ? run_once(c, &b, in->n_vocab, (x).depth, fill_chunk, (x).pp, (x).tg, (x).nb, &rng) \
                   : run_think(c, m, (x).tg, (x).nb, (x).kind == 3, (int)max_topk, &rng))
@@ -203,9 +214,8 @@ int cmd_bench(int argc, char **argv) {
                 if ((ti[r] = RUN(x)) < 0) rc = 1;
             if (rc) break;
         }
-        double *sorted = malloc((size_t)reps * sizeof(double));
-        memcpy(sorted, ti, (size_t)reps * sizeof(double));
-        qsort(sorted, (size_t)reps, sizeof *sorted, cmp_d);
+        memcpy(tmp, ti, (size_t)reps * sizeof(double));
+        qsort(tmp, (size_t)reps, sizeof *tmp, cmp_d);
         result *e = &res[n_res++];
         const char *mode = x.kind == 2 ? " think" : x.kind == 3 ? " soft" : "";
         char at[24] = "";
@@ -215,10 +225,9 @@ int cmd_bench(int argc, char **argv) {
         else snprintf(e->test, sizeof e->test, "tg%d x%d%s%s", x.tg, x.nb, mode, at);
         e->depth = x.depth;
         e->n_tok = x.pp ? x.pp : x.tg * x.nb;
-        e->med = median(sorted, (int)reps);
-        e->lo = sorted[0];
-        e->hi = sorted[reps - 1];
-        free(sorted);
+        e->med = median(tmp, (int)reps);
+        e->lo = tmp[0];
+        e->hi = tmp[reps - 1];
         if (!json) {
             if (n_res == 1)
                 printf("| model | arch | size | params | threads | test | t/s (median) | spread |\n"
@@ -239,11 +248,9 @@ int cmd_bench(int argc, char **argv) {
                 continue;
             fprintf(stderr, "speed-up: %s = %.2f x %s (ratio of medians)", res[i].test, res[i].med / res[k].med, res[k].test);
             if (interleave) {
-                double *q = malloc((size_t)reps * sizeof(double));
-                for (int r = 0; r < reps; r++) q[r] = t[(size_t)i * reps + r] / t[(size_t)k * reps + r];
-                qsort(q, (size_t)reps, sizeof *q, cmp_d);
-                fprintf(stderr, "; per round: median %.2f, %.2f .. %.2f", median(q, (int)reps), q[0], q[reps - 1]);
-                free(q);
+                for (int r = 0; r < reps; r++) tmp[r] = t[(size_t)i * reps + r] / t[(size_t)k * reps + r];
+                qsort(tmp, (size_t)reps, sizeof *tmp, cmp_d);
+                fprintf(stderr, "; per round: median %.2f, %.2f .. %.2f", median(tmp, (int)reps), tmp[0], tmp[reps - 1]);
             }
             fprintf(stderr, "\n");
             break;

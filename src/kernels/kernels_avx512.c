@@ -853,7 +853,7 @@ static inline panel_pf panel_pf_init(const uint8_t *w, size_t ws, int64_t slices
 }
 
 /* the next slice (a step, not a division per slice) */
-static inline __attribute__((always_inline)) void panel_pf_block(panel_pf *p) {
+static inline __attribute__((always_inline)) void panel_pf_slice(panel_pf *p) {
     p->upto = p->upto + p->step < p->span ? p->upto + p->step : p->span;
     for (; p->pf < p->upto; p->pf += 64) _mm_prefetch((const char *)(p->next + p->pf), _MM_HINT_T0);
 }
@@ -885,7 +885,7 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
     __m512i on[9];
     q0_repack(kind, full, w, ws, nr, 0, head[0], on);
     for (int64_t b = 0; b < nb; b++) {
-        panel_pf_block(&pf);
+        panel_pf_slice(&pf);
         const size_t wsb = panel_stride(ws);
         if (b + Q0_AHEAD < nb)
             q0_heads(kind, full, w, wsb, nr, b + Q0_AHEAD, head[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
@@ -1199,7 +1199,7 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
         if (kind == KQ_Q5_K) kq_t16x8(full, base + offsetof(block_q5_K, qh), wsb, nr, qh);
 #pragma GCC unroll 1
         for (int c = 0; c < 4; c++) { /* 32 bytes of nibbles: sub-blocks 2c (low) and 2c + 1 (high) */
-            panel_pf_block(&pf);
+            panel_pf_slice(&pf);
             __m512i p[8], lo[8], hi[8];
             kq_t16x8(full, base + qs_off + 32 * c, wsb, nr, p);
 #pragma GCC unroll 8
@@ -1292,7 +1292,7 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
             }
 #pragma GCC unroll 1
             for (int k = 0; k < 4; k++) {
-                panel_pf_block(&pf);
+                panel_pf_slice(&pf);
                 __m512i o[8];
 #pragma GCC unroll 8
                 for (int g = 0; g < 8; g++) o[g] = wb[k][g];

@@ -674,6 +674,49 @@ static void test_axpy_rows_f16(const st_kernels *k) {
             }
 }
 
+/* The attention output over a Q8_0 cache: every table bit-identical to the
+ * scalar definition (rows in order, product then sum), and close to the same
+ * sum in double over the dequantized rows. */
+static void test_axpy_rows_q8_0(const st_kernels *k, const st_kernels *ref) {
+    CHECKF(k->axpy_rows_q8_0 != NULL, "%s: axpy_rows_q8_0 missing", k->isa);
+    if (!k->axpy_rows_q8_0 || !ref->axpy_rows_q8_0) return;
+    enum { MAXN = 256, MAXR = 37, MAXG = 10, YS = MAXN + 5, AS = MAXR + 3 };
+    const size_t xs = st_row_size(ST_TYPE_Q8_0, MAXN) + 6; /* rows not adjacent */
+    static uint8_t x[MAXR * (MAXN / 32 * 34 + 6)];
+    static float a[MAXG * AS], y0[MAXG * YS], y1[MAXG * YS], row[MAXN], deq[MAXR][MAXN];
+    for (int r = 0; r < MAXR; r++) {
+        for (int i = 0; i < MAXN; i++) row[i] = rnd_unit() * (r % 5 + 1);
+        st_quantize_row(ST_TYPE_Q8_0, row, x + r * xs, MAXN);
+        st_dequantize_row(ST_TYPE_Q8_0, x + r * xs, deq[r], MAXN);
+    }
+    for (int i = 0; i < MAXG * AS; i++) a[i] = rnd_unit() * 0.1f;
+    const int ns[] = {32, 64, 96, 128, 256}, nrs[] = {0, 1, 5, 37}, gs[] = {1, 2, 7, 8, 10};
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
+                const int n = ns[ni], nr = nrs[ri], g = gs[gi];
+                for (int i = 0; i < MAXG * YS; i++) y0[i] = y1[i] = i % YS < n ? rnd_unit() : 123.0f;
+                double err = 0;
+                static float yd[MAXG * YS]; /* the same sums in double */
+                for (int j = 0; j < MAXG; j++)
+                    for (int i = 0; i < YS; i++) {
+                        double e = y0[j * YS + i];
+                        if (j < g && i < n)
+                            for (int r = 0; r < nr; r++) e += (double)a[j * AS + r] * deq[r][i];
+                        yd[j * YS + i] = (float)e;
+                    }
+                ref->axpy_rows_q8_0(n, g, a, AS, x, xs, nr, y0, YS);
+                k->axpy_rows_q8_0(n, g, a, AS, x, xs, nr, y1, YS);
+                int same = 1;
+                for (int i = 0; i < MAXG * YS; i++) {
+                    same &= y0[i] == y1[i];
+                    err = fmax(err, fabs((double)y1[i] - yd[i]));
+                }
+                CHECKF(same && err <= 1e-5, "%s axpy_rows_q8_0 n=%d rows=%d sets=%d: identical to scalar %d, max diff to double %g",
+                       k->isa, n, nr, g, same, err);
+            }
+}
+
 /* Grouped attention scores equal the table's vec_dot_rows for F16 query by
  * query, bit for bit (also past the fast path's limits: n > 256, g > 16),
  * and the scalar reference to rounding. */
@@ -726,6 +769,7 @@ int main(void) {
         test_axpy_f16(k);
         test_axpy_rows_f16(k);
         test_dot_rows_group_f16(k);
+        test_axpy_rows_q8_0(k, st_kernels_by_name("scalar"));
         if (pool2) test_matmul(k, pool2);
         if (pool2) test_matmul_multi(k, pool2);
     }

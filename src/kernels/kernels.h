@@ -80,6 +80,13 @@ typedef struct st_kernels {
      * the same table, query by query. */
     void (*dot_rows_group_f16)(int64_t n, int64_t g, const uint16_t *q, const uint16_t *k, size_t ks, int64_t nr,
                                float *s, size_t ss);
+    /* The attention output over a Q8_0 cache: for each of g weight sets j,
+     * y_j[i] += a_j[r] * (d * q_r[i]) over rows r < nr of Q8_0 blocks (xs
+     * bytes apart; n a multiple of 32), a_j = a + j * as, y_j = y + j * ys:
+     * the dequantized value is exact, then a product and a sum, each rounded
+     * (no fused multiply-add), rows in order. Bit-identical in every table. */
+    void (*axpy_rows_q8_0)(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
+                           float *y, size_t ys);
 } st_kernels;
 
 /* For the kernel files: an axpy_rows_f16 entry that is the table's axpy_f16
@@ -91,6 +98,26 @@ typedef struct st_kernels {
             for (int64_t r = 0; r < nr; r++)                                                                       \
                 axpy(n, st_f16_to_f32(a[j * as + r]), (const uint16_t *)((const uint8_t *)x + (size_t)r * xs),     \
                      y + j * ys);                                                                                  \
+    }
+
+/* For the kernel files: axpy_rows_q8_0 in plain C (its definition). Built
+ * with -std=c11, gcc does not contract the product and the sum into an FMA. */
+#define ST_AXPY_ROWS_Q8_0_C(name)                                                                                      \
+    static void name(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr, float *y, \
+                     size_t ys) {                                                                                     \
+        for (int64_t j = 0; j < g; j++)                                                                               \
+            for (int64_t r = 0; r < nr; r++) {                                                                        \
+                const block_q8_0 *blk = (const block_q8_0 *)((const uint8_t *)x + (size_t)r * xs);                   \
+                const float aj = a[j * as + r];                                                                       \
+                float *yj = y + j * ys;                                                                               \
+                for (int64_t b = 0; b < n / QK8_0; b++) {                                                             \
+                    const float d = st_f16_to_f32(blk[b].d);                                                          \
+                    for (int i = 0; i < QK8_0; i++) {                                                                 \
+                        const float t = aj * (d * (float)blk[b].qs[i]);                                               \
+                        yj[b * QK8_0 + i] = yj[b * QK8_0 + i] + t;                                                    \
+                    }                                                                                                 \
+                }                                                                                                     \
+            }                                                                                                         \
     }
 
 /* For the kernel files: a dot_rows_group_f16 entry that is the table's

@@ -89,6 +89,7 @@ static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
 }
 
 ST_AXPY_ROWS_LOOP(axpy_rows_f16, axpy_f16)
+ST_AXPY_ROWS_Q8_0_C(axpy_rows_q8_0)
 
 static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     const __m256 va = _mm256_set1_ps(a);
@@ -571,6 +572,7 @@ const st_kernels st_kernels_avx2_table = {
     .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = axpy_f16,
     .axpy_rows_f16 = axpy_rows_f16,
+    .axpy_rows_q8_0 = axpy_rows_q8_0,
     .dot_rows_group_f16 = dot_rows_group_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,

@@ -147,6 +147,48 @@ static void axpy_rows_f16(int64_t n, int64_t g, const uint16_t *a, size_t as, co
     }
 }
 
+/* axpy_rows_q8_0 (kernels.h): one Q8_0 block (32 elements) of y for up to 8
+ * weight sets stays in registers while every row's block is converted once
+ * and added into all of them; a product, then a sum, as the definition. */
+static void axpy_rows_q8_0(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
+                           float *y, size_t ys) {
+    enum { G = 8 };
+    for (int64_t j0 = 0; j0 < g; j0 += G) {
+        const int gj = g - j0 < G ? (int)(g - j0) : G;
+        for (int64_t b = 0; b < n / QK8_0; b++) {
+            __m512 acc[G][2];
+#pragma GCC unroll 8
+            for (int j = 0; j < G; j++) {
+                acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+                if (j < gj) {
+                    acc[j][0] = _mm512_loadu_ps(y + (j0 + j) * ys + b * QK8_0);
+                    acc[j][1] = _mm512_loadu_ps(y + (j0 + j) * ys + b * QK8_0 + 16);
+                }
+            }
+            const uint8_t *xr = (const uint8_t *)x + b * sizeof(block_q8_0);
+            for (int64_t r = 0; r < nr; r++, xr += xs) {
+                const block_q8_0 *blk = (const block_q8_0 *)xr;
+                const __m512 d = _mm512_set1_ps(h2f(blk->d));
+                const __m512 x0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)blk->qs))));
+                const __m512 x1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk->qs + 16)))));
+#pragma GCC unroll 8
+                for (int j = 0; j < G; j++)
+                    if (j < gj) {
+                        const __m512 va = _mm512_set1_ps(a[(j0 + j) * as + r]);
+                        acc[j][0] = _mm512_add_ps(acc[j][0], _mm512_mul_ps(va, x0));
+                        acc[j][1] = _mm512_add_ps(acc[j][1], _mm512_mul_ps(va, x1));
+                    }
+            }
+#pragma GCC unroll 8
+            for (int j = 0; j < G; j++)
+                if (j < gj) {
+                    _mm512_storeu_ps(y + (j0 + j) * ys + b * QK8_0, acc[j][0]);
+                    _mm512_storeu_ps(y + (j0 + j) * ys + b * QK8_0 + 16, acc[j][1]);
+                }
+        }
+    }
+}
+
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor series to r^7
  * (next term < 6e-9 relative), times 2^n by vscalefps (which gives inf and 0
  * past the range). x is clamped first so that +-inf do not become inf - inf;
@@ -1497,6 +1539,7 @@ const st_kernels st_kernels_avx512_table = {
     .silu_mul = silu_mul,
     .axpy_f16 = axpy_f16,
     .axpy_rows_f16 = axpy_rows_f16,
+    .axpy_rows_q8_0 = axpy_rows_q8_0,
     .dot_rows_group_f16 = dot_rows_group_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = vec_dot_rows_f32,

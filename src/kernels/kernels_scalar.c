@@ -240,6 +240,7 @@ void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y) {
 }
 
 ST_AXPY_ROWS_LOOP(st_axpy_rows_f16_scalar, st_axpy_f16_scalar)
+ST_AXPY_ROWS_Q8_0_C(axpy_rows_q8_0)
 
 /* Row runs for types without a multi-row kernel. */
 ST_ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)
@@ -283,6 +284,7 @@ const st_kernels st_kernels_scalar_table = {
     .silu_mul = st_silu_mul_scalar,
     .axpy_f16 = st_axpy_f16_scalar,
     .axpy_rows_f16 = st_axpy_rows_f16_scalar,
+    .axpy_rows_q8_0 = axpy_rows_q8_0,
     .dot_rows_group_f16 = dot_rows_group_f16,
     .vec_dot_rows = {
         [ST_TYPE_F32] = rows_f32,

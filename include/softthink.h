@@ -122,6 +122,9 @@ typedef struct st_context_params {
     int n_seq;       /* sequences with their own KV cache (default 1) */
     int n_batch;     /* max tokens in one st_decode call (default 512) */
     int n_threads;   /* 0: number of physical cores */
+    st_type cache_type; /* K and V cache entries: ST_TYPE_F16 (default) or ST_TYPE_Q8_0 (about half the
+                           memory and the attention's reads, like llama.cpp's -ctk/-ctv q8_0; needs a
+                           head dim that is a multiple of 32) */
 } st_context_params;
 
 st_context_params st_context_default_params(void);

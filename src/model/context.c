@@ -31,6 +31,7 @@ struct st_context {
     float *scores;   /* [n_threads][n_head/n_head_kv][n_ctx] attention scores per thread */
     st_f16 *q16;     /* [n_threads][n_head/n_head_kv][head_dim] queries in the cache's precision */
     st_f16 *w16;     /* [n_threads][n_head/n_head_kv][n_ctx] softmax weights in the cache's precision */
+    uint8_t *q8;     /* [n_threads][n_head/n_head_kv][kv.row] queries as Q8_0 (Q8_0 cache only) */
     float *rope_cs;  /* [n_batch][n_rot/2][2] cos, sin per token */
     void *mm_scratch;/* activation conversion for st_matmul */
     int32_t *out_rows; /* [n_batch] batch indices that asked for logits */
@@ -44,7 +45,7 @@ struct st_context {
 };
 
 st_context_params st_context_default_params(void) {
-    return (st_context_params){.n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_threads = 0};
+    return (st_context_params){.n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_threads = 0, .cache_type = ST_TYPE_F16};
 }
 
 int st_context_n_ctx(const st_context *c) { return c->p.n_ctx; }
@@ -60,7 +61,7 @@ void st_context_free(st_context *c) {
     st_pool_free(c->pool);
     st_kv_free(&c->kv);
     free(c->x); free(c->xn); free(c->q); free(c->kc); free(c->vc); free(c->qkv); free(c->att);
-    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->q16); free(c->w16); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
+    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->q16); free(c->w16); free(c->q8); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
     free(c->logit_row); free(c->logits);
     free(c);
 }
@@ -83,7 +84,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     c->p = p;
     c->k = st_kernels_best();
     st_status s = st_pool_init(p.n_threads, &c->pool);
-    if (s == ST_OK) s = st_kv_init(&c->kv, p.n_seq, hp->n_layer, hp->n_head_kv, p.n_ctx, hp->head_dim);
+    if (s == ST_OK) s = st_kv_init(&c->kv, p.cache_type, p.n_seq, hp->n_layer, hp->n_head_kv, p.n_ctx, hp->head_dim);
     if (s != ST_OK) { st_context_free(c); return s; }
 
     size_t nb = (size_t)p.n_batch, d = (size_t)hp->n_embd;
@@ -102,6 +103,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     c->q16 = malloc((size_t)p.n_threads * group * (size_t)hp->head_dim * sizeof(st_f16));
     /* softmax weights of one KV head's group of query heads per thread */
     c->w16 = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(st_f16));
+    c->q8 = malloc((size_t)p.n_threads * group * c->kv.row);
     c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
     c->out_rows = malloc(nb * sizeof(int32_t));
     c->logit_row = malloc(nb * sizeof(int));
@@ -116,7 +118,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     mm = max_sz(mm, st_matmul_scratch_size(m->output.type, m->output.ne[0], (int64_t)nb));
     c->mm_scratch = malloc(mm ? mm : 1);
     if (!c->x || !c->xn || !c->q || !c->kc || !c->vc || (hp->pos == ST_POS_LEARNED && !c->qkv) || !c->att ||
-        !c->ff_a || !c->ff_b || !c->scores || !c->q16 || !c->w16 || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
+        !c->ff_a || !c->ff_b || !c->scores || !c->q16 || !c->w16 || !c->q8 || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
         st_context_free(c);
         return st_errorf(ST_E_NOMEM, "out of memory allocating buffers for a batch of %d tokens", p.n_batch);
     }
@@ -323,8 +325,9 @@ static void qkv_token(st_context *c, int t) {
         for (int h = 0; h < hp->n_head_kv; h++) rope(hp, k + (size_t)h * hd, cs);
     }
     for (int h = 0; h < hp->n_head_kv; h++) {
-        c->k->quantize_row[ST_TYPE_F16](k + (size_t)h * hd, st_kv_k(&c->kv, b->seq[t], c->layer, h) + (size_t)b->pos[t] * hd, hd);
-        c->k->quantize_row[ST_TYPE_F16](v + (size_t)h * hd, st_kv_v(&c->kv, b->seq[t], c->layer, h) + (size_t)b->pos[t] * hd, hd);
+        const size_t at = (size_t)b->pos[t] * c->kv.row;
+        c->k->quantize_row[c->kv.type](k + (size_t)h * hd, st_kv_k(&c->kv, b->seq[t], c->layer, h) + at, hd);
+        c->k->quantize_row[c->kv.type](v + (size_t)h * hd, st_kv_v(&c->kv, b->seq[t], c->layer, h) + at, hd);
     }
 }
 
@@ -354,14 +357,25 @@ static void attention_task(void *arg, int ith, int nth) {
     const int per_job = (int64_t)b->n_tokens * hp->n_head_kv >= 2 * (int64_t)nth ? group : 1;
     const int jobs_per_tok = hp->n_head / per_job;
     st_split((int64_t)b->n_tokens * jobs_per_tok, ith, nth, &lo, &hi);
+    const size_t row = c->kv.row;
     for (int64_t job = lo; job < hi; job++) {
         int t = (int)(job / jobs_per_tok), h0 = (int)(job % jobs_per_tok) * per_job;
         int s = b->seq[t], n_pos = b->pos[t] + 1;
-        const st_f16 *K = st_kv_k(&c->kv, s, c->layer, h0 / group);
-        const st_f16 *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
+        const uint8_t *K = st_kv_k(&c->kv, s, c->layer, h0 / group);
+        const uint8_t *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
         /* the heads' queries are adjacent in q */
-        c->k->quantize_row[ST_TYPE_F16](c->q + (size_t)t * qd + (size_t)h0 * hd, q16, (int64_t)per_job * hd);
-        c->k->dot_rows_group_f16(hd, per_job, q16, K, (size_t)hd * sizeof(st_f16), n_pos, sc, n_ctx);
+        const float *qt = c->q + (size_t)t * qd + (size_t)h0 * hd;
+        if (c->kv.type == ST_TYPE_Q8_0) {
+            /* the queries as Q8_0, like the activations of a Q8_0 matmul */
+            uint8_t *q8 = c->q8 + (size_t)ith * (size_t)group * row;
+            for (int j = 0; j < per_job; j++) {
+                c->k->quantize_row[ST_TYPE_Q8_0](qt + (size_t)j * hd, q8 + (size_t)j * row, hd);
+                c->k->vec_dot_rows[ST_TYPE_Q8_0](hd, sc + (size_t)j * n_ctx, K, row, n_pos, q8 + (size_t)j * row);
+            }
+        } else {
+            c->k->quantize_row[ST_TYPE_F16](qt, q16, (int64_t)per_job * hd);
+            c->k->dot_rows_group_f16(hd, per_job, q16, (const st_f16 *)K, row, n_pos, sc, n_ctx);
+        }
         for (int j = 0; j < per_job; j++) {
             float *sj = sc + (size_t)j * n_ctx;
             /* softmax with the vectorised exp of the sampler (scale > 0, so the
@@ -370,12 +384,13 @@ static void attention_task(void *arg, int ith, int nth) {
             st_softmax_pass(sj, n_pos, st_max_f32(sj, n_pos), scale, sj, &z, &zx);
             float inv = (float)(1.0 / z);
             for (int p = 0; p < n_pos; p++) sj[p] *= inv;
-            c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
+            if (c->kv.type == ST_TYPE_F16) c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
         }
         /* the heads' outputs are adjacent in att */
         float *o = c->att + (size_t)t * qd + (size_t)h0 * hd;
         memset(o, 0, (size_t)per_job * hd * sizeof(float));
-        c->k->axpy_rows_f16(hd, per_job, w16, n_ctx, V, (size_t)hd * sizeof(st_f16), n_pos, o, (size_t)hd);
+        if (c->kv.type == ST_TYPE_Q8_0) c->k->axpy_rows_q8_0(hd, per_job, sc, n_ctx, V, row, n_pos, o, (size_t)hd);
+        else c->k->axpy_rows_f16(hd, per_job, w16, n_ctx, (const st_f16 *)V, row, n_pos, o, (size_t)hd);
     }
 }
 

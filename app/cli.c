@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <strings.h>
 #include <math.h>
 #include <stdarg.h>
 
@@ -38,6 +39,14 @@ int cli_int(const char *cmd, const char *opt, const char *s, long long *out) {
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end) return cli_fail(cmd, "%s: '%s' is not an integer", opt, s), -1;
     *out = v;
+    return 0;
+}
+
+int cli_cache_type(const char *cmd, const char *s, st_type *out) {
+    if (!s) return cli_fail(cmd, "--cache-type needs a value (f16 or q8_0)"), -1;
+    if (!strcasecmp(s, "f16")) *out = ST_TYPE_F16;
+    else if (!strcasecmp(s, "q8_0")) *out = ST_TYPE_Q8_0;
+    else return cli_fail(cmd, "--cache-type: '%s' is not a KV cache type (f16 or q8_0)", s), -1;
     return 0;
 }
 

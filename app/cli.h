@@ -18,6 +18,8 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 int cli_flag(char **argv, int i, const char *name);
 /* Strict number parsing: 0 on success, -1 if not a number (message printed). */
 int cli_int(const char *cmd, const char *opt, const char *s, long long *out);
+/* --cache-type: "f16" or "q8_0" -> *out; -1 (printed) otherwise. */
+int cli_cache_type(const char *cmd, const char *s, st_type *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double *out);
 /* Parse "1 2 3" (spaces or commas) into a malloc'd array. */
 int cli_parse_ids(const char *cmd, const char *s, st_token **ids, int *n);

@@ -111,6 +111,7 @@ int cmd_bench(int argc, char **argv) {
     int pps[16] = {128}, n_pp = 1, tgs[16] = {64}, n_tg = 1, bs[16] = {1}, n_b = 1, ds[16] = {0}, n_d = 1;
     long long threads = 0, reps = 3, max_topk = 10;
     int json = 0, soft = 0, interleave = 0;
+    st_type cache_type = ST_TYPE_F16;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "-m", &model) || cli_opt(argc, argv, &i, "--model", &model)) continue;
         if (cli_opt(argc, argv, &i, "-p", &v)) { if (parse_list(C, "-p", v, pps, &n_pp)) return 1; continue; }
@@ -121,10 +122,11 @@ int cmd_bench(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "-r", &v)) { if (cli_int(C, "-r", v, &reps)) return 1; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
         if (cli_flag(argv, i, "--interleave")) { interleave = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--cache-type", &v)) { if (cli_cache_type(C, v, &cache_type)) return 1; continue; }
         if (cli_flag(argv, i, "--soft-thinking")) { soft = 1; continue; }
         if (cli_opt(argc, argv, &i, "--max-topk", &v)) { if (cli_int(C, "--max-topk", v, &max_topk)) return 1; continue; }
         if (cli_flag(argv, i, "--help")) {
-            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--interleave] [--json]\n"
+            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--interleave] [--cache-type f16|q8_0] [--json]\n"
                    "  -p  prompt lengths (pp); -n decode lengths (tg); -b sequences decoding together in tg\n"
                    "  -d  context depths: each test runs after that many tokens already in every sequence's\n"
                    "      cache (filled before the clock starts), e.g. -d 0,2048 for decode deep in a trace\n"
@@ -133,6 +135,7 @@ int cmd_bench(int argc, char **argv) {
                    "  --interleave  run the repetitions in rounds, each round every test once (on a shared or\n"
                    "                throttling machine, all tests then see the same slow and fast spells; the\n"
                    "                speed-up also gets the median of the per-round ratios)\n"
+                   "  --cache-type  KV cache entries: f16 (default) or q8_0 (with -d: decode deep in a trace)\n"
                    "  --soft-thinking  also decode through the thinking controller: discrete thinking (sampling)\n"
                    "                   vs soft thinking (--max-topk K concept tokens, default 10)\n");
             return 0;
@@ -159,6 +162,7 @@ int cmd_bench(int argc, char **argv) {
     if (cp.n_batch < fill_chunk) cp.n_batch = fill_chunk;
     cp.n_seq = max_b;
     cp.n_threads = (int)threads;
+    cp.cache_type = cache_type;
     st_model *m;
     st_context *c;
     if (cli_open(C, model, &cp, &m, &c)) return 1;
@@ -261,7 +265,9 @@ int cmd_bench(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const double rss = (double)ru.ru_maxrss * 1024.0;
-    const double kv = 2.0 * 2.0 * in->n_layer * (double)cp.n_seq * cp.n_ctx * in->n_head_kv * in->head_dim;
+    /* K and V: f16 entries, or Q8_0 blocks of 32 values in 34 bytes */
+    const double entry = cache_type == ST_TYPE_Q8_0 ? in->head_dim / 32 * 34.0 : in->head_dim * 2.0;
+    const double kv = 2.0 * entry * in->n_layer * (double)cp.n_seq * cp.n_ctx * in->n_head_kv;
     if (!rc && !json)
         fprintf(stderr, "memory: peak RSS %.1f MiB = %.3f x (file %.1f MiB + KV cache %.1f MiB)\n", rss / 1048576.0,
                 rss / ((double)in->file_size + kv), in->file_size / 1048576.0, kv / 1048576.0);
@@ -269,10 +275,10 @@ int cmd_bench(int argc, char **argv) {
         printf("[");
         for (int i = 0; i < n_res; i++) {
             printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"params\": %llu, \"threads\": %d, "
-                   "\"test\": \"%s\", \"n_tokens\": %d, \"depth\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, \"interleaved\": %s, "
+                   "\"test\": \"%s\", \"n_tokens\": %d, \"depth\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, \"reps\": %lld, \"interleaved\": %s, \"cache_type\": \"%s\", "
                    "\"peak_rss_bytes\": %.0f, \"kv_bytes\": %.0f, \"tps_runs\": [",
                    i ? "," : "", in->name, in->arch_name, (unsigned long long)in->file_size, (unsigned long long)in->n_params,
-                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].depth, res[i].med, res[i].lo, res[i].hi, reps, interleave ? "true" : "false", rss, kv);
+                   st_context_n_threads(c), res[i].test, res[i].n_tok, res[i].depth, res[i].med, res[i].lo, res[i].hi, reps, interleave ? "true" : "false", cache_type == ST_TYPE_Q8_0 ? "q8_0" : "f16", rss, kv);
             /* in run order: with --interleave, run r of every test is round r */
             for (int r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", t[(size_t)i * reps + r]);
             printf("]}");

@@ -11,6 +11,7 @@
 void gen_opts_default(gen_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 256;
+    o->cache_type = ST_TYPE_F16;
     o->think = st_think_default_params();
     o->think_mode = -1;
 }
@@ -20,6 +21,7 @@ void gen_opts_help(FILE *f) {
             "model and run:\n"
             "  -m MODEL.gguf  -t N threads (physical cores)  -c N context (prompt + n)  -n N tokens to generate (256)\n"
             "  --seed S (0)  --ignore-eos  --print-ids  --trace FILE.jsonl  --config FILE.yaml (soft_thinking: section; flags win)\n"
+            "  --cache-type f16|q8_0 (KV cache entries; q8_0: about half the memory and attention reads, head dim %% 32 == 0)\n"
             "prompt:\n"
             "  --chat-template NAME (detected; qwen3 qwen2.5 chatml deepseek-r1 llama3 plain)  --system TEXT\n"
             "  --think / --no-think (open the assistant turn with <think>; default on for reasoning templates)\n"
@@ -144,7 +146,7 @@ int gen_opts_parse(const char *cmd, gen_opts *o, int argc, char **argv, int *i) 
     } else {
         snprintf(name, sizeof name, "%s", a);
     }
-    static const char *with_value[] = {"-m", "--model", "-t", "--threads", "-c", "--ctx-size", "--think-end-str",
+    static const char *with_value[] = {"-m", "--model", "-t", "--threads", "-c", "--ctx-size", "--cache-type", "--think-end-str",
                                        "--chat-template", "--system", "--trace", "--config", "--temp", "--top-k",
                                        "--top-p", "--min-p", "--after-thinking-temp", "--after-thinking-top-k",
                                        "--after-thinking-top-p", "--after-thinking-min-p", "--max-topk",
@@ -160,6 +162,7 @@ int gen_opts_parse(const char *cmd, gen_opts *o, int argc, char **argv, int *i) 
     if (!strcmp(name, "-m") || !strcmp(name, "--model")) { o->model = v; return 1; }
     if (!strcmp(name, "-t") || !strcmp(name, "--threads")) return set_int(cmd, name, v, 0, 1024, &o->n_threads);
     if (!strcmp(name, "-c") || !strcmp(name, "--ctx-size")) return set_int(cmd, name, v, 0, 1 << 20, &o->n_ctx);
+    if (!strcmp(name, "--cache-type")) return cli_cache_type(cmd, v, &o->cache_type) ? -1 : 1;
     if (!strcmp(name, "--think-end-str")) { o->think_end_str = v; return 1; }
     if (!strcmp(name, "--chat-template")) { o->chat_template = v; return 1; }
     if (!strcmp(name, "--system")) { o->system = v; return 1; }
@@ -290,6 +293,7 @@ int gen_session_open(const char *cmd, gen_session *s, const gen_opts *o, int n_s
     cp.n_ctx = o->n_ctx;
     cp.n_seq = n_seq;
     cp.n_threads = o->n_threads;
+    cp.cache_type = o->cache_type;
     st = st_context_init(s->model, &cp, &s->ctx);
     if (st != ST_OK) { gen_session_close(s); return cli_fail_status(cmd, st), -1; }
     return 0;

@@ -10,6 +10,7 @@
 typedef struct gen_opts {
     const char *model;
     int n_threads, n_ctx, n_predict;
+    st_type cache_type;           /* --cache-type: KV cache entries */
     st_think_params think;        /* soft-thinking and sampling parameters */
     int temp_set;                 /* --temp etc. given: they set both phases unless after_* given */
     int think_mode;               /* -1: from the template/prompt, 0: --no-think, 1: --think */

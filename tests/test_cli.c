@@ -258,6 +258,30 @@ static void test_embedded_model(void) {
     CHECKF(top1 > 0.5 && top1 < 0.995, "concept top-1 weight %.4f", top1);
     CHECKF(width > 1 && width <= 5, "concept width %.3f (max_topk 5)", width);
     CHECKF(ent > 0.5, "thinking entropy %.4f at temperature 3", ent);
+    /* a Q8_0 KV cache: the same problems, about as accurate */
+    CHECK(run(CLI " eval --task arith --n 150 --seed 3 --cache-type q8_0 --json", out, sizeof out) == 0);
+    double q8 = json_num(out, "\"accuracy\": ");
+    CHECKF(q8 >= think - 0.03, "arith model with a Q8_0 KV cache: accuracy %.3f against %.3f with f16", q8, think);
+}
+
+/* --cache-type: q8_0 runs and is counted in the memory report; bad values and
+ * head dims that do not split into blocks of 32 are refused by name. */
+static void test_cache_type(void) {
+    char out[8192];
+    CHECK(run(CLI " synth --like tiny --type q8_0 -o build/tests/tmp-kv.gguf", out, sizeof out) == 0);
+    CHECK(run(CLI " bench -m build/tests/tmp-kv.gguf -p 8 -n 4 -b 2 -r 1 --cache-type q8_0 --json", out, sizeof out) == 0);
+    CHECKF(strstr(out, "\"cache_type\": \"q8_0\"") && strstr(out, "\"test\": \"tg4 x2\""), "bench --cache-type: %s", out);
+    const double kv_q8 = json_num(out, "\"kv_bytes\": ");
+    CHECK(run(CLI " bench -m build/tests/tmp-kv.gguf -p 8 -n 4 -b 2 -r 1 --json", out, sizeof out) == 0);
+    const double kv_f16 = json_num(out, "\"kv_bytes\": ");
+    CHECKF(kv_f16 > 0 && fabs(kv_q8 / kv_f16 - 34.0 / 64.0) < 1e-9, "KV bytes q8_0 %.0f, f16 %.0f", kv_q8, kv_f16);
+    CHECK(run(CLI " bench -m build/tests/tmp-kv.gguf -n 4 -r 1 --cache-type q4_0", out, sizeof out) != 0 &&
+          strstr(out, "'q4_0' is not a KV cache type"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, CLI " generate -m %s --ids \"1 2\" -n 2 --cache-type q8_0", t_shared("models/stories260K.gguf"));
+    CHECK(run(cmd, out, sizeof out) != 0 && strstr(out, "multiple of 32") && strstr(out, "is 8"));
+    CHECK(run(CLI " generate -m build/tests/tmp-kv.gguf --ids \"1 2 3\" -n 3 --cache-type q8_0 --temp 0 --print-ids", out, sizeof out) == 0);
+    remove("build/tests/tmp-kv.gguf");
 }
 
 int main(void) {
@@ -266,6 +290,7 @@ int main(void) {
     test_soft_cli();
     test_trace_entropy();
     test_synth_bench();
+    test_cache_type();
     test_embedded_model();
     return t_done("test_cli");
 }

@@ -675,7 +675,7 @@ static void test_axpy_rows_f16(const st_kernels *k) {
 }
 
 /* The attention output over a Q8_0 cache: every table bit-identical to the
- * scalar definition (rows in order, product then sum), and close to the same
+ * scalar definition (rows in order, one FMA each), and close to the same
  * sum in double over the dequantized rows. */
 static void test_axpy_rows_q8_0(const st_kernels *k, const st_kernels *ref) {
     CHECKF(k->axpy_rows_q8_0 != NULL, "%s: axpy_rows_q8_0 missing", k->isa);

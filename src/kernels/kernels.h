@@ -83,8 +83,8 @@ typedef struct st_kernels {
     /* The attention output over a Q8_0 cache: for each of g weight sets j,
      * y_j[i] += a_j[r] * (d * q_r[i]) over rows r < nr of Q8_0 blocks (xs
      * bytes apart; n a multiple of 32), a_j = a + j * as, y_j = y + j * ys:
-     * the dequantized value is exact, then a product and a sum, each rounded
-     * (no fused multiply-add), rows in order. Bit-identical in every table. */
+     * the dequantized value is exact, then one fused multiply-add per row,
+     * rows in order. Bit-identical in every table. */
     void (*axpy_rows_q8_0)(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
                            float *y, size_t ys);
 } st_kernels;
@@ -100,8 +100,8 @@ typedef struct st_kernels {
                      y + j * ys);                                                                                  \
     }
 
-/* For the kernel files: axpy_rows_q8_0 in plain C (its definition). Built
- * with -std=c11, gcc does not contract the product and the sum into an FMA. */
+/* For the kernel files: axpy_rows_q8_0 in plain C (its definition; fmaf is
+ * one instruction where the file is built with FMA, libm's otherwise). */
 #define ST_AXPY_ROWS_Q8_0_C(name)                                                                                      \
     static void name(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr, float *y, \
                      size_t ys) {                                                                                     \
@@ -112,10 +112,8 @@ typedef struct st_kernels {
                 float *yj = y + j * ys;                                                                               \
                 for (int64_t b = 0; b < n / QK8_0; b++) {                                                             \
                     const float d = st_f16_to_f32(blk[b].d);                                                          \
-                    for (int i = 0; i < QK8_0; i++) {                                                                 \
-                        const float t = aj * (d * (float)blk[b].qs[i]);                                               \
-                        yj[b * QK8_0 + i] = yj[b * QK8_0 + i] + t;                                                    \
-                    }                                                                                                 \
+                    for (int i = 0; i < QK8_0; i++)                                                                   \
+                        yj[b * QK8_0 + i] = fmaf(aj, d * (float)blk[b].qs[i], yj[b * QK8_0 + i]);                     \
                 }                                                                                                     \
             }                                                                                                         \
     }

@@ -149,7 +149,7 @@ static void axpy_rows_f16(int64_t n, int64_t g, const uint16_t *a, size_t as, co
 
 /* axpy_rows_q8_0 (kernels.h): one Q8_0 block (32 elements) of y for up to 8
  * weight sets stays in registers while every row's block is converted once
- * and added into all of them; a product, then a sum, as the definition. */
+ * and added into all of them. */
 static void axpy_rows_q8_0(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
                            float *y, size_t ys) {
     enum { G = 8 };
@@ -175,8 +175,8 @@ static void axpy_rows_q8_0(int64_t n, int64_t g, const float *a, size_t as, cons
                 for (int j = 0; j < G; j++)
                     if (j < gj) {
                         const __m512 va = _mm512_set1_ps(a[(j0 + j) * as + r]);
-                        acc[j][0] = _mm512_add_ps(acc[j][0], _mm512_mul_ps(va, x0));
-                        acc[j][1] = _mm512_add_ps(acc[j][1], _mm512_mul_ps(va, x1));
+                        acc[j][0] = _mm512_fmadd_ps(va, x0, acc[j][0]);
+                        acc[j][1] = _mm512_fmadd_ps(va, x1, acc[j][1]);
                     }
             }
 #pragma GCC unroll 8

@@ -31,7 +31,8 @@ struct st_context {
     float *scores;   /* [n_threads][n_head/n_head_kv][n_ctx] attention scores per thread */
     st_f16 *q16;     /* [n_threads][n_head/n_head_kv][head_dim] queries in the cache's precision */
     st_f16 *w16;     /* [n_threads][n_head/n_head_kv][n_ctx] softmax weights in the cache's precision */
-    uint8_t *q8;     /* [n_threads][n_head/n_head_kv][kv.row] queries as Q8_0 (Q8_0 cache only) */
+    uint8_t *q8;     /* [n_threads][n_head/n_head_kv][kv.row] queries as Q8_0 (Q8_0 cache) */
+    uint8_t *q8p;    /* [n_threads][n_head/n_head_kv][packed row] the same packed for gemm_panel, 64-byte aligned */
     float *rope_cs;  /* [n_batch][n_rot/2][2] cos, sin per token */
     void *mm_scratch;/* activation conversion for st_matmul */
     int32_t *out_rows; /* [n_batch] batch indices that asked for logits */
@@ -61,7 +62,7 @@ void st_context_free(st_context *c) {
     st_pool_free(c->pool);
     st_kv_free(&c->kv);
     free(c->x); free(c->xn); free(c->q); free(c->kc); free(c->vc); free(c->qkv); free(c->att);
-    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->q16); free(c->w16); free(c->q8); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
+    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->q16); free(c->w16); free(c->q8); free(c->q8p); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
     free(c->logit_row); free(c->logits);
     free(c);
 }
@@ -104,6 +105,8 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     /* softmax weights of one KV head's group of query heads per thread */
     c->w16 = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(st_f16));
     c->q8 = malloc((size_t)p.n_threads * group * c->kv.row);
+    const size_t q8p = (size_t)p.n_threads * group * st_packed_row_size(hp->head_dim);
+    c->q8p = aligned_alloc(64, (q8p + 63) & ~(size_t)63);
     c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
     c->out_rows = malloc(nb * sizeof(int32_t));
     c->logit_row = malloc(nb * sizeof(int));
@@ -118,7 +121,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     mm = max_sz(mm, st_matmul_scratch_size(m->output.type, m->output.ne[0], (int64_t)nb));
     c->mm_scratch = malloc(mm ? mm : 1);
     if (!c->x || !c->xn || !c->q || !c->kc || !c->vc || (hp->pos == ST_POS_LEARNED && !c->qkv) || !c->att ||
-        !c->ff_a || !c->ff_b || !c->scores || !c->q16 || !c->w16 || !c->q8 || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
+        !c->ff_a || !c->ff_b || !c->scores || !c->q16 || !c->w16 || !c->q8 || !c->q8p || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
         st_context_free(c);
         return st_errorf(ST_E_NOMEM, "out of memory allocating buffers for a batch of %d tokens", p.n_batch);
     }
@@ -366,12 +369,23 @@ static void attention_task(void *arg, int ith, int nth) {
         /* the heads' queries are adjacent in q */
         const float *qt = c->q + (size_t)t * qd + (size_t)h0 * hd;
         if (c->kv.type == ST_TYPE_Q8_0) {
-            /* the queries as Q8_0, like the activations of a Q8_0 matmul */
+            /* the queries as Q8_0, like the activations of a Q8_0 matmul; where
+             * the table has the panel GEMM, 16 cached keys at a time meet all
+             * the group's queries (no reduction per key and query), with the
+             * same bits as vec_dot_rows */
             uint8_t *q8 = c->q8 + (size_t)ith * (size_t)group * row;
+            const size_t prow = st_packed_row_size(hd);
+            uint8_t *q8p = c->q8p + (size_t)ith * (size_t)group * prow;
+            const st_gemm_panel_fn panel = c->k->pack_row[ST_TYPE_Q8_0] ? c->k->gemm_panel[ST_TYPE_Q8_0] : NULL;
             for (int j = 0; j < per_job; j++) {
                 c->k->quantize_row[ST_TYPE_Q8_0](qt + (size_t)j * hd, q8 + (size_t)j * row, hd);
-                c->k->vec_dot_rows[ST_TYPE_Q8_0](hd, sc + (size_t)j * n_ctx, K, row, n_pos, q8 + (size_t)j * row);
+                if (panel) c->k->pack_row[ST_TYPE_Q8_0](q8 + (size_t)j * row, q8p + (size_t)j * prow, hd);
+                else c->k->vec_dot_rows[ST_TYPE_Q8_0](hd, sc + (size_t)j * n_ctx, K, row, n_pos, q8 + (size_t)j * row);
             }
+            if (panel)
+                for (int p0 = 0; p0 < n_pos; p0 += ST_PANEL_ROWS)
+                    panel(hd, sc + p0, n_ctx, K + (size_t)p0 * row, row, n_pos - p0 < ST_PANEL_ROWS ? n_pos - p0 : ST_PANEL_ROWS,
+                          q8p, prow, per_job);
         } else {
             c->k->quantize_row[ST_TYPE_F16](qt, q16, (int64_t)per_job * hd);
             c->k->dot_rows_group_f16(hd, per_job, q16, (const st_f16 *)K, row, n_pos, sc, n_ctx);

@@ -682,7 +682,7 @@ static void test_axpy_rows_q8_0(const st_kernels *k, const st_kernels *ref) {
     if (!k->axpy_rows_q8_0 || !ref->axpy_rows_q8_0) return;
     enum { MAXN = 256, MAXR = 37, MAXG = 10, YS = MAXN + 5, AS = MAXR + 3 };
     const size_t xs = st_row_size(ST_TYPE_Q8_0, MAXN) + 6; /* rows not adjacent */
-    static uint8_t x[MAXR * (MAXN / 32 * 34 + 6)];
+    static uint8_t x[MAXR * (MAXN / 32 * 34 + 6)] __attribute__((aligned(64)));
     static float a[MAXG * AS], y0[MAXG * YS], y1[MAXG * YS], row[MAXN], deq[MAXR][MAXN];
     for (int r = 0; r < MAXR; r++) {
         for (int i = 0; i < MAXN; i++) row[i] = rnd_unit() * (r % 5 + 1);

@@ -89,7 +89,35 @@ static void axpy_f16(int64_t n, float a, const uint16_t *x, float *y) {
 }
 
 ST_AXPY_ROWS_LOOP(axpy_rows_f16, axpy_f16)
-ST_AXPY_ROWS_Q8_0_C(axpy_rows_q8_0)
+/* axpy_rows_q8_0 (kernels.h): per Q8_0 block of y and up to 4 weight sets,
+ * y in registers while each row's block is converted once (one FMA per
+ * element and row, as the definition). */
+static void axpy_rows_q8_0(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
+                           float *y, size_t ys) {
+    enum { G = 4 };
+    for (int64_t j0 = 0; j0 < g; j0 += G) {
+        const int gj = g - j0 < G ? (int)(g - j0) : G;
+        for (int64_t b = 0; b < n / QK8_0; b++) {
+            __m256 acc[G][4];
+            for (int j = 0; j < G; j++)
+                for (int q = 0; q < 4; q++) acc[j][q] = j < gj ? _mm256_loadu_ps(y + (j0 + j) * ys + b * QK8_0 + 8 * q) : _mm256_setzero_ps();
+            const uint8_t *xr = (const uint8_t *)x + b * sizeof(block_q8_0);
+            for (int64_t r = 0; r < nr; r++, xr += xs) {
+                const block_q8_0 *blk = (const block_q8_0 *)xr;
+                const __m256 d = _mm256_set1_ps(h2f(blk->d));
+                __m256 v[4];
+                for (int q = 0; q < 4; q++)
+                    v[q] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk->qs + 8 * q)))));
+                for (int j = 0; j < gj; j++) {
+                    const __m256 va = _mm256_set1_ps(a[(j0 + j) * as + r]);
+                    for (int q = 0; q < 4; q++) acc[j][q] = _mm256_fmadd_ps(va, v[q], acc[j][q]);
+                }
+            }
+            for (int j = 0; j < gj; j++)
+                for (int q = 0; q < 4; q++) _mm256_storeu_ps(y + (j0 + j) * ys + b * QK8_0 + 8 * q, acc[j][q]);
+        }
+    }
+}
 
 static void axpy_f32(int64_t n, float a, const float *x, float *y) {
     const __m256 va = _mm256_set1_ps(a);

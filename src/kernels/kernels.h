@@ -84,7 +84,8 @@ typedef struct st_kernels {
      * y_j[i] += a_j[r] * (d * q_r[i]) over rows r < nr of Q8_0 blocks (xs
      * bytes apart; n a multiple of 32), a_j = a + j * as, y_j = y + j * ys:
      * the dequantized value is exact, then one fused multiply-add per row,
-     * rows in order. Bit-identical in every table. */
+     * rows in order (the scalar table's is the definition). Bit-identical in
+     * every table. */
     void (*axpy_rows_q8_0)(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
                            float *y, size_t ys);
 } st_kernels;
@@ -98,24 +99,6 @@ typedef struct st_kernels {
             for (int64_t r = 0; r < nr; r++)                                                                       \
                 axpy(n, st_f16_to_f32(a[j * as + r]), (const uint16_t *)((const uint8_t *)x + (size_t)r * xs),     \
                      y + j * ys);                                                                                  \
-    }
-
-/* For the kernel files: axpy_rows_q8_0 in plain C (its definition; fmaf is
- * one instruction where the file is built with FMA, libm's otherwise). */
-#define ST_AXPY_ROWS_Q8_0_C(name)                                                                                      \
-    static void name(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr, float *y, \
-                     size_t ys) {                                                                                     \
-        for (int64_t j = 0; j < g; j++)                                                                               \
-            for (int64_t r = 0; r < nr; r++) {                                                                        \
-                const block_q8_0 *blk = (const block_q8_0 *)((const uint8_t *)x + (size_t)r * xs);                   \
-                const float aj = a[j * as + r];                                                                       \
-                float *yj = y + j * ys;                                                                               \
-                for (int64_t b = 0; b < n / QK8_0; b++) {                                                             \
-                    const float d = st_f16_to_f32(blk[b].d);                                                          \
-                    for (int i = 0; i < QK8_0; i++)                                                                   \
-                        yj[b * QK8_0 + i] = fmaf(aj, d * (float)blk[b].qs[i], yj[b * QK8_0 + i]);                     \
-                }                                                                                                     \
-            }                                                                                                         \
     }
 
 /* For the kernel files: a dot_rows_group_f16 entry that is the table's

@@ -948,7 +948,8 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
      * the products of a short row) */
     __m512 acc[Q0_GROUP][8];
     uint64_t head[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(64)));
-    for (int64_t b = 0; b < Q0_AHEAD && b < nb; b++) q0_heads(kind, full, w, ws, nr, b, head[b]);
+    /* Q5_0 reads the heads of block 0 only (q0_repack) */
+    for (int64_t b = 0; b < (kind == K_Q5_0 ? 1 : Q0_AHEAD) && b < nb; b++) q0_heads(kind, full, w, ws, nr, b, head[b]);
     panel_pf pf = panel_pf_init(w, ws, nb);
     __m512i on[9];
     q0_repack(kind, full, w, ws, nr, 0, head[0], on);

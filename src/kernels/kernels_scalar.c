@@ -240,7 +240,21 @@ void st_axpy_f16_scalar(int64_t n, float a, const uint16_t *x, float *y) {
 }
 
 ST_AXPY_ROWS_LOOP(st_axpy_rows_f16_scalar, st_axpy_f16_scalar)
-ST_AXPY_ROWS_Q8_0_C(axpy_rows_q8_0)
+
+/* The definition of axpy_rows_q8_0 (kernels.h). */
+static void axpy_rows_q8_0(int64_t n, int64_t g, const float *a, size_t as, const void *x, size_t xs, int64_t nr,
+                           float *y, size_t ys) {
+    for (int64_t j = 0; j < g; j++)
+        for (int64_t r = 0; r < nr; r++) {
+            const block_q8_0 *blk = (const block_q8_0 *)((const uint8_t *)x + (size_t)r * xs);
+            const float aj = a[j * as + r];
+            float *yj = y + j * ys;
+            for (int64_t b = 0; b < n / QK8_0; b++) {
+                const float d = st_f16_to_f32(blk[b].d);
+                for (int i = 0; i < QK8_0; i++) yj[b * QK8_0 + i] = fmaf(aj, d * (float)blk[b].qs[i], yj[b * QK8_0 + i]);
+            }
+        }
+}
 
 /* Row runs for types without a multi-row kernel. */
 ST_ROWS_LOOP(rows_f32, st_vec_dot_f32_scalar)

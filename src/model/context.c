@@ -29,9 +29,11 @@ struct st_context {
     float *ff_a;     /* [n_batch][n_ff] */
     float *ff_b;     /* [n_batch][n_ff] */
     float *scores;   /* [n_threads][n_head/n_head_kv][n_ctx] attention scores per thread */
+    /* f16 cache */
     st_f16 *q16;     /* [n_threads][n_head/n_head_kv][head_dim] queries in the cache's precision */
     st_f16 *w16;     /* [n_threads][n_head/n_head_kv][n_ctx] softmax weights in the cache's precision */
-    uint8_t *q8;     /* [n_threads][n_head/n_head_kv][kv.row] queries as Q8_0 (Q8_0 cache) */
+    /* Q8_0 cache */
+    uint8_t *q8;     /* [n_threads][n_head/n_head_kv][kv.row] queries as Q8_0 */
     uint8_t *q8p;    /* [n_threads][n_head/n_head_kv][packed row] the same packed for gemm_panel, 64-byte aligned */
     float *rope_cs;  /* [n_batch][n_rot/2][2] cos, sin per token */
     void *mm_scratch;/* activation conversion for st_matmul */
@@ -101,12 +103,16 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     c->ff_b = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
     c->scores = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(float));
-    c->q16 = malloc((size_t)p.n_threads * group * (size_t)hp->head_dim * sizeof(st_f16));
-    /* softmax weights of one KV head's group of query heads per thread */
-    c->w16 = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(st_f16));
-    c->q8 = malloc((size_t)p.n_threads * group * c->kv.row);
-    const size_t q8p = (size_t)p.n_threads * group * st_packed_row_size(hp->head_dim);
-    c->q8p = aligned_alloc(64, (q8p + 63) & ~(size_t)63);
+    const int q8 = c->kv.type == ST_TYPE_Q8_0;
+    if (q8) {
+        c->q8 = malloc((size_t)p.n_threads * group * c->kv.row);
+        const size_t q8p = (size_t)p.n_threads * group * st_packed_row_size(hp->head_dim);
+        c->q8p = aligned_alloc(64, (q8p + 63) & ~(size_t)63);
+    } else {
+        c->q16 = malloc((size_t)p.n_threads * group * (size_t)hp->head_dim * sizeof(st_f16));
+        /* softmax weights of one KV head's group of query heads per thread */
+        c->w16 = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(st_f16));
+    }
     c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
     c->out_rows = malloc(nb * sizeof(int32_t));
     c->logit_row = malloc(nb * sizeof(int));
@@ -121,7 +127,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     mm = max_sz(mm, st_matmul_scratch_size(m->output.type, m->output.ne[0], (int64_t)nb));
     c->mm_scratch = malloc(mm ? mm : 1);
     if (!c->x || !c->xn || !c->q || !c->kc || !c->vc || (hp->pos == ST_POS_LEARNED && !c->qkv) || !c->att ||
-        !c->ff_a || !c->ff_b || !c->scores || !c->q16 || !c->w16 || !c->q8 || !c->q8p || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
+        !c->ff_a || !c->ff_b || !c->scores || (q8 ? !c->q8 || !c->q8p : !c->q16 || !c->w16) || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
         st_context_free(c);
         return st_errorf(ST_E_NOMEM, "out of memory allocating buffers for a batch of %d tokens", p.n_batch);
     }
@@ -327,8 +333,8 @@ static void qkv_token(st_context *c, int t) {
         for (int h = 0; h < hp->n_head; h++) rope(hp, q + (size_t)h * hd, cs);
         for (int h = 0; h < hp->n_head_kv; h++) rope(hp, k + (size_t)h * hd, cs);
     }
+    const size_t at = (size_t)b->pos[t] * c->kv.row;
     for (int h = 0; h < hp->n_head_kv; h++) {
-        const size_t at = (size_t)b->pos[t] * c->kv.row;
         c->k->quantize_row[c->kv.type](k + (size_t)h * hd, st_kv_k(&c->kv, b->seq[t], c->layer, h) + at, hd);
         c->k->quantize_row[c->kv.type](v + (size_t)h * hd, st_kv_v(&c->kv, b->seq[t], c->layer, h) + at, hd);
     }
@@ -342,7 +348,8 @@ static void qkv_token(st_context *c, int t) {
  * (each K and V row is then converted once for all of them), else one head
  * per job; the results are the same bits either way. Like
  * llama.cpp, the query and the softmax weights are rounded to half precision
- * before they meet the half-precision cache. */
+ * before they meet a half-precision cache; a Q8_0 cache meets the query in
+ * Q8_0 and f32 weights. */
 static void attention_task(void *arg, int ith, int nth) {
     st_context *c = arg;
     const st_hparams *hp = &c->model->hp;
@@ -350,7 +357,21 @@ static void attention_task(void *arg, int ith, int nth) {
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd;
     size_t n_ctx = (size_t)c->p.n_ctx;
     float *sc = c->scores + (size_t)ith * (size_t)group * n_ctx;
-    st_f16 *q16 = c->q16 + (size_t)ith * (size_t)group * hd, *w16 = c->w16 + (size_t)ith * (size_t)group * n_ctx;
+    const size_t row = c->kv.row;
+    /* the thread's scratch: f16 queries and weights, or Q8_0 queries (packed
+     * where the table has the Q8_0 panel GEMM) */
+    st_f16 *q16 = NULL, *w16 = NULL;
+    uint8_t *q8 = NULL, *q8p = NULL;
+    const size_t prow = st_packed_row_size(hd);
+    st_gemm_panel_fn panel = NULL;
+    if (c->kv.type == ST_TYPE_Q8_0) {
+        q8 = c->q8 + (size_t)ith * (size_t)group * row;
+        q8p = c->q8p + (size_t)ith * (size_t)group * prow;
+        panel = c->k->pack_row[ST_TYPE_Q8_0] ? c->k->gemm_panel[ST_TYPE_Q8_0] : NULL;
+    } else {
+        q16 = c->q16 + (size_t)ith * (size_t)group * hd;
+        w16 = c->w16 + (size_t)ith * (size_t)group * n_ctx;
+    }
     float scale = 1.0f / sqrtf((float)hd);
     int64_t lo, hi;
     st_split(b->n_tokens, ith, nth, &lo, &hi);
@@ -360,7 +381,6 @@ static void attention_task(void *arg, int ith, int nth) {
     const int per_job = (int64_t)b->n_tokens * hp->n_head_kv >= 2 * (int64_t)nth ? group : 1;
     const int jobs_per_tok = hp->n_head / per_job;
     st_split((int64_t)b->n_tokens * jobs_per_tok, ith, nth, &lo, &hi);
-    const size_t row = c->kv.row;
     for (int64_t job = lo; job < hi; job++) {
         int t = (int)(job / jobs_per_tok), h0 = (int)(job % jobs_per_tok) * per_job;
         int s = b->seq[t], n_pos = b->pos[t] + 1;
@@ -368,24 +388,19 @@ static void attention_task(void *arg, int ith, int nth) {
         const uint8_t *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
         /* the heads' queries are adjacent in q */
         const float *qt = c->q + (size_t)t * qd + (size_t)h0 * hd;
-        if (c->kv.type == ST_TYPE_Q8_0) {
-            /* the queries as Q8_0, like the activations of a Q8_0 matmul; where
-             * the table has the panel GEMM, 16 cached keys at a time meet all
-             * the group's queries (no reduction per key and query), with the
-             * same bits as vec_dot_rows */
-            uint8_t *q8 = c->q8 + (size_t)ith * (size_t)group * row;
-            const size_t prow = st_packed_row_size(hd);
-            uint8_t *q8p = c->q8p + (size_t)ith * (size_t)group * prow;
-            const st_gemm_panel_fn panel = c->k->pack_row[ST_TYPE_Q8_0] ? c->k->gemm_panel[ST_TYPE_Q8_0] : NULL;
+        if (q8) {
+            /* the queries as Q8_0, like the activations of a Q8_0 matmul; with
+             * the panel GEMM 16 cached keys at a time meet all the group's
+             * queries (no reduction per key and query), with the same bits as
+             * vec_dot_rows */
             for (int j = 0; j < per_job; j++) {
                 c->k->quantize_row[ST_TYPE_Q8_0](qt + (size_t)j * hd, q8 + (size_t)j * row, hd);
                 if (panel) c->k->pack_row[ST_TYPE_Q8_0](q8 + (size_t)j * row, q8p + (size_t)j * prow, hd);
                 else c->k->vec_dot_rows[ST_TYPE_Q8_0](hd, sc + (size_t)j * n_ctx, K, row, n_pos, q8 + (size_t)j * row);
             }
-            if (panel)
-                for (int p0 = 0; p0 < n_pos; p0 += ST_PANEL_ROWS)
-                    panel(hd, sc + p0, n_ctx, K + (size_t)p0 * row, row, n_pos - p0 < ST_PANEL_ROWS ? n_pos - p0 : ST_PANEL_ROWS,
-                          q8p, prow, per_job);
+            for (int p0 = 0; panel && p0 < n_pos; p0 += ST_PANEL_ROWS)
+                panel(hd, sc + p0, n_ctx, K + (size_t)p0 * row, row, n_pos - p0 < ST_PANEL_ROWS ? n_pos - p0 : ST_PANEL_ROWS,
+                      q8p, prow, per_job);
         } else {
             c->k->quantize_row[ST_TYPE_F16](qt, q16, (int64_t)per_job * hd);
             c->k->dot_rows_group_f16(hd, per_job, q16, (const st_f16 *)K, row, n_pos, sc, n_ctx);
@@ -398,12 +413,12 @@ static void attention_task(void *arg, int ith, int nth) {
             st_softmax_pass(sj, n_pos, st_max_f32(sj, n_pos), scale, sj, &z, &zx);
             float inv = (float)(1.0 / z);
             for (int p = 0; p < n_pos; p++) sj[p] *= inv;
-            if (c->kv.type == ST_TYPE_F16) c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
+            if (w16) c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
         }
         /* the heads' outputs are adjacent in att */
         float *o = c->att + (size_t)t * qd + (size_t)h0 * hd;
         memset(o, 0, (size_t)per_job * hd * sizeof(float));
-        if (c->kv.type == ST_TYPE_Q8_0) c->k->axpy_rows_q8_0(hd, per_job, sc, n_ctx, V, row, n_pos, o, (size_t)hd);
+        if (q8) c->k->axpy_rows_q8_0(hd, per_job, sc, n_ctx, V, row, n_pos, o, (size_t)hd);
         else c->k->axpy_rows_f16(hd, per_job, w16, n_ctx, (const st_f16 *)V, row, n_pos, o, (size_t)hd);
     }
 }

@@ -55,7 +55,8 @@ typedef struct st_kernels {
      * any number of activation rows. Where pack_row is set (Q8_0 activations),
      * the rows are first repacked by it into rows of st_packed_row_size
      * bytes; otherwise the panel reads the vec_dot_type rows as they are.
-     * Also bit-identical to vec_dot. */
+     * Also bit-identical to vec_dot. While it runs, a panel prefetches the
+     * next ST_PANEL_ROWS rows (st_matmul relies on it). */
     void (*pack_row[ST_TYPE_COUNT])(const void *xq, void *xp, int64_t n); /* indexed by weight type */
     st_gemm_panel_fn gemm_panel[ST_TYPE_COUNT];
     /* Nonzero where gemm_panel also beats vec_dot_rows for a single token

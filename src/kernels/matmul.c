@@ -117,19 +117,23 @@ static inline void mm_toks_rows(const mm_task *t, int64_t r0, int64_t r1) {
 
 /* Rows [r0, r1) by panels of ST_PANEL_ROWS against every token (packed
  * activations): the weights stream once per call, whatever the token count. */
-static void mm_gemm_rows(const mm_task *t, int64_t r0, int64_t r1) {
-    /* the first panel now; the kernel asks for each next one while it repacks */
+static void mm_gemm_rows(const mm_task *t, int64_t r0, int64_t r1, int warm) {
+    /* the first panel now, unless the previous call's last panel asked for it
+     * (a burst of some 240 prefetches that wait on the ones in flight: ~1% of
+     * a batched decode step); the kernel asks for each next one while it
+     * repacks */
     const uint8_t *p = t->W + (size_t)r0 * t->w_row, *end = t->W + (size_t)r1 * t->w_row;
-    for (const uint8_t *q = p; q < p + (size_t)ST_PANEL_ROWS * t->w_row && q < end; q += 64) __builtin_prefetch(q, 0, 0);
+    for (const uint8_t *q = p; !warm && q < p + (size_t)ST_PANEL_ROWS * t->w_row && q < end; q += 64) __builtin_prefetch(q, 0, 0);
     for (int64_t r = r0; r < r1; r += ST_PANEL_ROWS) {
         const int64_t re = r + ST_PANEL_ROWS < r1 ? r + ST_PANEL_ROWS : r1;
         t->gemm(t->cols, t->y + r, (size_t)t->rows, t->W + (size_t)r * t->w_row, t->w_row, re - r, t->xq, t->x_row, t->n_tok);
     }
 }
 
-static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
+/* warm: the rows at r0 follow the ones this thread did last */
+static void mm_rows(const mm_task *t, int64_t r0, int64_t r1, int warm) {
     if (t->gemm) {
-        mm_gemm_rows(t, r0, r1);
+        mm_gemm_rows(t, r0, r1, warm);
         return;
     }
     /* Decode, alone or a few sequences together: the weights come from DRAM
@@ -167,12 +171,12 @@ static void mm_rows(const mm_task *t, int64_t r0, int64_t r1) {
     }
 }
 
-static void mm_chunk(const mm_run_all *a, int64_t c) {
+static void mm_chunk(const mm_run_all *a, int64_t c, int64_t prev) {
     int i = 0;
     while (i + 1 < a->n && c >= a->t[i + 1].first_chunk) i++;
     const mm_task *t = &a->t[i];
     const int64_t r0 = (c - t->first_chunk) * t->chunk_rows;
-    mm_rows(t, r0, r0 + t->chunk_rows < t->rows ? r0 + t->chunk_rows : t->rows);
+    mm_rows(t, r0, r0 + t->chunk_rows < t->rows ? r0 + t->chunk_rows : t->rows, c == prev + 1 && c != t->first_chunk);
 }
 
 static void mm_run(void *arg, int ith, int nth) {
@@ -194,9 +198,10 @@ static void mm_run(void *arg, int ith, int nth) {
         /* rows are independent of each other but every row needs all activations */
         if (nth > 1) st_pool_barrier(t->pool);
     }
-    for (int64_t c; (c = mm_take(&a->ranges[ith], 0)) >= 0;) mm_chunk(a, c);
+    int64_t prev = -2;
+    for (int64_t c; (c = mm_take(&a->ranges[ith], 0)) >= 0; prev = c) mm_chunk(a, c, prev);
     for (int v = 1; v < nth; v++)
-        for (int64_t c; (c = mm_take(&a->ranges[(ith + v) % nth], 1)) >= 0;) mm_chunk(a, c);
+        for (int64_t c; (c = mm_take(&a->ranges[(ith + v) % nth], 1)) >= 0;) mm_chunk(a, c, -2);
 }
 
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {

@@ -293,6 +293,37 @@ static void test_vec_dot_toks(const st_kernels *k) {
     }
 }
 
+/* quantize_pack_q8_0, where a table has it: the same bytes as quantize_row
+ * then pack_row, on rows with all-zero and single-outlier blocks. */
+static void test_quantize_pack(const st_kernels *k) {
+    if (!k->quantize_pack_q8_0) return;
+    CHECKF(k->pack_row[ST_TYPE_Q8_0] != NULL, "%s: quantize_pack_q8_0 without pack_row", k->isa);
+    if (!k->pack_row[ST_TYPE_Q8_0]) return;
+    int ok = 1;
+    for (int64_t nb = 1; nb <= 160; nb += 53) {
+        const int64_t n = nb * 32;
+        const size_t ps = st_packed_row_size(n);
+        float *f = malloc(n * sizeof(float));
+        uint8_t *xq = malloc(st_row_size(ST_TYPE_Q8_0, n)), *want = calloc(1, ps), *got = calloc(1, ps);
+        rnd_row(f, n, 3.0f);
+        for (int i = 0; i < 32; i++) f[i] = 0.0f;               /* block 0: all zero */
+        if (nb > 1) f[40] = 1e4f;                                 /* block 1: one outlier */
+        if (nb > 2) for (int i = 64; i < 96; i++) f[i] = -1e-3f * (float)(i - 63);
+        k->quantize_row[ST_TYPE_Q8_0](f, xq, n);
+        k->pack_row[ST_TYPE_Q8_0](xq, want, n);
+        memset(got, 0x5a, ps);
+        k->quantize_pack_q8_0(f, got, n);
+        /* the packed row's used bytes: quants, f32 scales, int32 offsets */
+        const size_t used = (size_t)n + (size_t)nb * 8;
+        if (memcmp(got, want, used) != 0) {
+            fprintf(stderr, "  %s quantize_pack_q8_0 n=%lld differs from quantize_row + pack_row\n", k->isa, (long long)n);
+            ok = 0;
+        }
+        free(f); free(xq); free(want); free(got);
+    }
+    CHECKF(ok, "%s: quantize_pack_q8_0 == quantize_row + pack_row, bit for bit", k->isa);
+}
+
 /* gemm_panel, where a table has it: a panel of weight rows against the
  * activations (packed by pack_row where the table has one, else the
  * vec_dot_type rows as they are) gives exactly vec_dot for every (row, token):
@@ -764,6 +795,7 @@ int main(void) {
         test_vec_dot_toks(k);
         test_silu_mul(k);
         test_gemm_panel(k);
+        test_quantize_pack(k);
         test_quantize_row(k);
         test_f32_helpers(k);
         test_axpy_f16(k);

@@ -58,6 +58,9 @@ typedef struct st_kernels {
      * Also bit-identical to vec_dot. While it runs, a panel prefetches the
      * next ST_PANEL_ROWS rows (st_matmul relies on it). */
     void (*pack_row[ST_TYPE_COUNT])(const void *xq, void *xp, int64_t n); /* indexed by weight type */
+    /* f32 straight to packed rows: the same bytes as quantize_row[Q8_0] then
+     * pack_row[Q8_0] (NULL: those two) */
+    void (*quantize_pack_q8_0)(const float *x, void *xp, int64_t n);
     st_gemm_panel_fn gemm_panel[ST_TYPE_COUNT];
     /* Nonzero where gemm_panel also beats vec_dot_rows for a single token
      * (decode), i.e. where the weights cost more to unpack than to stream and

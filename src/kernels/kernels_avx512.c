@@ -1494,6 +1494,20 @@ static void quantize_row_q8_0(const float *x, void *vy, int64_t n) {
         y[i].d = st_f32_to_f16(quant_block_8bit(x, y[i].qs, NULL));
 }
 
+/* quantize_row_q8_0 then pack_row_q8_0 in one pass: the quants go where the
+ * packed row keeps them, the scale as the f32 value of its f16 rounding */
+static void quantize_pack_q8_0(const float *x, void *xp, int64_t n) {
+    const int64_t nb = n / QK8_0;
+    uint8_t *q = xp;
+    float *d = (float *)(q + n);
+    int32_t *c = (int32_t *)(d + nb);
+    for (int64_t i = 0; i < nb; i++, x += QK8_0) {
+        int sum;
+        d[i] = h2f(st_f32_to_f16(quant_block_8bit(x, (int8_t *)q + i * QK8_0, &sum)));
+        c[i] = -128 * sum;
+    }
+}
+
 static void quantize_row_q8_1(const float *x, void *vy, int64_t n) {
     block_q8_1 *y = vy;
     for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
@@ -1594,6 +1608,7 @@ const st_kernels st_kernels_avx512_table = {
         [ST_TYPE_Q6_K] = vec_dot_rows_q6_K,
     },
     .pack_row = {[ST_TYPE_Q8_0] = pack_row_q8_0, [ST_TYPE_Q4_0] = pack_row_q8_0, [ST_TYPE_Q5_0] = pack_row_q8_0},
+    .quantize_pack_q8_0 = quantize_pack_q8_0,
     .gemm_panel = {[ST_TYPE_Q8_0] = gemm_panel_q8_0, [ST_TYPE_Q4_0] = gemm_panel_q4_0, [ST_TYPE_Q5_0] = gemm_panel_q5_0,
                    [ST_TYPE_Q4_K] = gemm_panel_q4_K, [ST_TYPE_Q5_K] = gemm_panel_q5_K, [ST_TYPE_Q6_K] = gemm_panel_q6_K},
     /* bench_kernels 896 4864 1, cache 1 thread: Q4_K panel 41 GB/s vs vec_dot 25,

@@ -38,6 +38,7 @@ typedef struct mm_task {
     size_t x_row;
     /* phase 1 (absent when the weights pair with plain f32 activations) */
     void (*pack)(const void *xq, void *xp, int64_t n); /* then repacked (NULL: not) */
+    void (*quant_pack)(const float *x, void *xp, int64_t n); /* both at once (NULL: quant, pack) */
     const uint8_t *xq_plain; /* converted rows before packing */
     size_t xq_plain_row;
     st_quantize_row_fn quant;
@@ -187,10 +188,14 @@ static void mm_run(void *arg, int ith, int nth) {
         if (t->pack) {
             /* whole tokens per thread: each packs what it quantized, one barrier */
             st_split(t->n_tok, ith, nth, &lo, &hi);
-            if (hi > lo)
-                t->quant(t->x + lo * t->cols, (uint8_t *)t->xq_plain + (size_t)lo * t->xq_plain_row, (hi - lo) * t->cols);
-            for (int64_t k = lo; k < hi; k++)
-                t->pack(t->xq_plain + (size_t)k * t->xq_plain_row, (uint8_t *)t->xq + (size_t)k * t->x_row, t->cols);
+            if (t->quant_pack)
+                for (int64_t k = lo; k < hi; k++) t->quant_pack(t->x + k * t->cols, (uint8_t *)t->xq + (size_t)k * t->x_row, t->cols);
+            else {
+                if (hi > lo)
+                    t->quant(t->x + lo * t->cols, (uint8_t *)t->xq_plain + (size_t)lo * t->xq_plain_row, (hi - lo) * t->cols);
+                for (int64_t k = lo; k < hi; k++)
+                    t->pack(t->xq_plain + (size_t)k * t->xq_plain_row, (uint8_t *)t->xq + (size_t)k * t->x_row, t->cols);
+            }
         } else {
             st_split(t->q_blocks, ith, nth, &lo, &hi);
             if (hi > lo) t->quant(t->x + lo * t->q_blck, t->scratch + (size_t)lo * t->q_bsize, (hi - lo) * t->q_blck);
@@ -252,6 +257,7 @@ static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtyp
         t->q_blocks = cols / tv->blck_size * n_tok;
         if (n_tok > 1 && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
             t->pack = k->pack_row[wtype];
+            if (t->pack == k->pack_row[ST_TYPE_Q8_0]) t->quant_pack = k->quantize_pack_q8_0;
             t->xq_plain = scratch;
             t->xq_plain_row = t->x_row;
             uintptr_t p = (uintptr_t)((uint8_t *)scratch + (size_t)n_tok * t->x_row);

@@ -457,6 +457,10 @@ static void attention_task(void *arg, int ith, int nth) {
              * queries (no reduction per key and query), with the same bits as
              * vec_dot_rows */
             for (int j = 0; j < per_job; j++) {
+                if (panel && c->k->quantize_pack_q8_0) {
+                    c->k->quantize_pack_q8_0(qt + (size_t)j * hd, q8p + (size_t)j * prow, hd);
+                    continue;
+                }
                 c->k->quantize_row[ST_TYPE_Q8_0](qt + (size_t)j * hd, q8 + (size_t)j * row, hd);
                 if (panel) c->k->pack_row[ST_TYPE_Q8_0](q8 + (size_t)j * row, q8p + (size_t)j * prow, hd);
             }

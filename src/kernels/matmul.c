@@ -11,7 +11,6 @@
  * weight row meets several activation rows per call instead; where it has
  * gemm_panel, the activations are repacked once and panels of 16 weight rows
  * meet all of them (the fastest path for prompts and batches). */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -47,36 +46,21 @@ typedef struct mm_task {
     int64_t q_blocks, q_blck;
     size_t q_bsize;
     /* phase 2: rows in chunks; each thread owns a contiguous run of chunks
-     * (mm_range) and, when done, takes chunks from the back of other runs */
+     * (st_range) and, when done, takes chunks from the back of other runs */
     int64_t chunk_rows, first_chunk; /* this matrix's chunks in the run's numbering */
 } mm_task;
 
-/* A thread's run of chunks [front, back), packed front | back << 32. The owner
- * takes from the front, so its weights stream in order (the kernels' prefetch
- * of the rows that follow is never wasted) and every thread reads one
- * contiguous range; a thread slowed by the OS loses chunks from its back to
- * the others. Measured against handing out chunks in turn from one counter:
- * 8-sequence decode ~10% faster, single-sequence decode ~8% faster. */
-typedef struct mm_range {
-    _Alignas(64) atomic_ullong fb;
-} mm_range;
-
+/* Chunks go to threads as st_ranges: the owner takes from the front, so its
+ * weights stream in order (the kernels' prefetch of the rows that follow is
+ * never wasted) and every thread reads one contiguous range; a thread slowed
+ * by the OS loses chunks from its back to the others. Measured against
+ * handing out chunks in turn from one counter: 8-sequence decode ~10% faster,
+ * single-sequence decode ~8% faster. */
 typedef struct mm_run_all {
     mm_task *t; /* [n]: the matrices; t[0] converts the activations for all */
     int n;
-    mm_range *ranges;
+    st_range *ranges;
 } mm_run_all;
-
-static int64_t mm_take(mm_range *r, int from_back) {
-    unsigned long long v = atomic_load_explicit(&r->fb, memory_order_relaxed);
-    for (;;) {
-        const unsigned long long f = v & 0xffffffffu, b = v >> 32;
-        if (f >= b) return -1;
-        const unsigned long long nv = from_back ? (b - 1) << 32 | f : b << 32 | (f + 1);
-        if (atomic_compare_exchange_weak_explicit(&r->fb, &v, nv, memory_order_relaxed, memory_order_relaxed))
-            return (int64_t)(from_back ? b - 1 : f);
-    }
-}
 
 /* Bytes of weight rows in one tile: it stays in L2 while every activation row
  * (each in L1 for the length of the tile) passes over it. */
@@ -204,9 +188,9 @@ static void mm_run(void *arg, int ith, int nth) {
         if (nth > 1) st_pool_barrier(t->pool);
     }
     int64_t prev = -2;
-    for (int64_t c; (c = mm_take(&a->ranges[ith], 0)) >= 0; prev = c) mm_chunk(a, c, prev);
+    for (int64_t c; (c = st_range_take(&a->ranges[ith], 0)) >= 0; prev = c) mm_chunk(a, c, prev);
     for (int v = 1; v < nth; v++)
-        for (int64_t c; (c = mm_take(&a->ranges[(ith + v) % nth], 1)) >= 0;) mm_chunk(a, c, -2);
+        for (int64_t c; (c = st_range_take(&a->ranges[(ith + v) % nth], 1)) >= 0;) mm_chunk(a, c, -2);
 }
 
 size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
@@ -296,11 +280,11 @@ static void mm_launch(st_pool *pool, mm_task *t, int n) {
         t[i].first_chunk = n_chunks;
         n_chunks += (t[i].rows + chunk - 1) / chunk;
     }
-    mm_range ranges[MM_MAX_THREADS];
+    st_range ranges[MM_MAX_THREADS];
     for (int i = 0; i < nth; i++) {
         int64_t lo, hi;
         st_split(n_chunks, i, nth, &lo, &hi);
-        atomic_init(&ranges[i].fb, (unsigned long long)hi << 32 | (unsigned long long)lo);
+        st_range_set(&ranges[i], lo, hi);
     }
     mm_run_all all = {t, n, ranges};
     if (nth > 1) st_pool_run(pool, mm_run, &all);

@@ -29,6 +29,7 @@ struct st_context {
     float *ff_a;     /* [n_batch][n_ff] */
     float *ff_b;     /* [n_batch][n_ff] */
     float *scores;   /* [n_threads][n_head/n_head_kv][n_ctx] attention scores per thread */
+    st_range *att_jobs; /* [n_threads] each thread's run of attention jobs */
     /* f16 cache */
     st_f16 *q16;     /* [n_threads][n_head/n_head_kv][head_dim] queries in the cache's precision */
     st_f16 *w16;     /* [n_threads][n_head/n_head_kv][n_ctx] softmax weights in the cache's precision */
@@ -64,7 +65,7 @@ void st_context_free(st_context *c) {
     st_pool_free(c->pool);
     st_kv_free(&c->kv);
     free(c->x); free(c->xn); free(c->q); free(c->kc); free(c->vc); free(c->qkv); free(c->att);
-    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->q16); free(c->w16); free(c->q8); free(c->q8p); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
+    free(c->ff_a); free(c->ff_b); free(c->scores); free(c->att_jobs); free(c->q16); free(c->w16); free(c->q8); free(c->q8p); free(c->rope_cs); free(c->mm_scratch); free(c->out_rows);
     free(c->logit_row); free(c->logits);
     free(c);
 }
@@ -103,6 +104,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     c->ff_b = malloc(nb * (size_t)hp->n_ff * sizeof(float));
     const size_t group = (size_t)(hp->n_head / hp->n_head_kv);
     c->scores = malloc((size_t)p.n_threads * group * (size_t)p.n_ctx * sizeof(float));
+    c->att_jobs = aligned_alloc(64, (size_t)p.n_threads * sizeof(st_range));
     const int q8 = c->kv.type == ST_TYPE_Q8_0;
     if (q8) {
         c->q8 = malloc((size_t)p.n_threads * group * c->kv.row);
@@ -127,7 +129,7 @@ st_status st_context_init(st_model *m, const st_context_params *params, st_conte
     mm = max_sz(mm, st_matmul_scratch_size(m->output.type, m->output.ne[0], (int64_t)nb));
     c->mm_scratch = malloc(mm ? mm : 1);
     if (!c->x || !c->xn || !c->q || !c->kc || !c->vc || (hp->pos == ST_POS_LEARNED && !c->qkv) || !c->att ||
-        !c->ff_a || !c->ff_b || !c->scores || (q8 ? !c->q8 || !c->q8p : !c->q16 || !c->w16) || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
+        !c->ff_a || !c->ff_b || !c->scores || !c->att_jobs || (q8 ? !c->q8 || !c->q8p : !c->q16 || !c->w16) || !c->rope_cs || !c->out_rows || !c->logit_row || !c->mm_scratch) {
         st_context_free(c);
         return st_errorf(ST_E_NOMEM, "out of memory allocating buffers for a batch of %d tokens", p.n_batch);
     }
@@ -384,6 +386,7 @@ typedef struct att_pf {
 } att_pf;
 
 static void att_pf_advance(att_pf *p, size_t bytes) {
+    if (!p) return;
     const st_batch *b = p->c->b;
     const st_kv *kv = &p->c->kv;
     while (bytes > 0 && p->job < p->hi) {
@@ -411,93 +414,117 @@ static void att_pf_advance(att_pf *p, size_t bytes) {
  * llama.cpp, the query and the softmax weights are rounded to half precision
  * before they meet a half-precision cache; a Q8_0 cache meets the query in
  * Q8_0 and f32 weights. */
+/* A thread's scratch and the shape of the jobs, for attention_job */
+typedef struct att_ctx {
+    st_context *c;
+    int per_job, jobs_per_tok;
+    float *sc;              /* [per_job][n_ctx] scores, then weights */
+    st_f16 *q16, *w16;      /* f16 cache: queries, weights */
+    uint8_t *q8, *q8p;      /* Q8_0 cache: queries (packed for the panel) */
+    st_gemm_panel_fn panel; /* Q8_0 cache with the panel GEMM */
+} att_ctx;
+
+/* One job: per_job query heads of one token that share a KV head. */
+static void attention_job(const att_ctx *a, int64_t job, att_pf *pf) {
+    st_context *c = a->c;
+    const st_hparams *hp = &c->model->hp;
+    const st_batch *b = c->b;
+    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd, per_job = a->per_job;
+    const size_t n_ctx = (size_t)c->p.n_ctx, row = c->kv.row, prow = st_packed_row_size(hd);
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = a->sc;
+    st_f16 *q16 = a->q16, *w16 = a->w16;
+    uint8_t *q8 = a->q8, *q8p = a->q8p;
+    const st_gemm_panel_fn panel = a->panel;
+    int t = (int)(job / a->jobs_per_tok), h0 = (int)(job % a->jobs_per_tok) * per_job;
+    int s = b->seq[t], n_pos = b->pos[t] + 1;
+    const uint8_t *K = st_kv_k(&c->kv, s, c->layer, h0 / group);
+    const uint8_t *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
+    /* the heads' queries are adjacent in q */
+    const float *qt = c->q + (size_t)t * qd + (size_t)h0 * hd;
+    if (q8) {
+        /* the queries as Q8_0, like the activations of a Q8_0 matmul; with
+         * the panel GEMM 16 cached keys at a time meet all the group's
+         * queries (no reduction per key and query), with the same bits as
+         * vec_dot_rows */
+        for (int j = 0; j < per_job; j++) {
+            if (panel && c->k->quantize_pack_q8_0) {
+                c->k->quantize_pack_q8_0(qt + (size_t)j * hd, q8p + (size_t)j * prow, hd);
+                continue;
+            }
+            c->k->quantize_row[ST_TYPE_Q8_0](qt + (size_t)j * hd, q8 + (size_t)j * row, hd);
+            if (panel) c->k->pack_row[ST_TYPE_Q8_0](q8 + (size_t)j * row, q8p + (size_t)j * prow, hd);
+        }
+    } else
+        c->k->quantize_row[ST_TYPE_F16](qt, q16, (int64_t)per_job * hd);
+    for (int p0 = 0; p0 < n_pos; p0 += ATT_CHUNK) {
+        const int nr = n_pos - p0 < ATT_CHUNK ? n_pos - p0 : ATT_CHUNK;
+        const uint8_t *Kp = K + (size_t)p0 * row;
+        att_pf_advance(pf, (size_t)nr * row);
+        if (panel) panel(hd, sc + p0, n_ctx, Kp, row, nr, q8p, prow, per_job);
+        else if (q8)
+            for (int j = 0; j < per_job; j++)
+                c->k->vec_dot_rows[ST_TYPE_Q8_0](hd, sc + (size_t)j * n_ctx + p0, Kp, row, nr, q8 + (size_t)j * row);
+        else c->k->dot_rows_group_f16(hd, per_job, q16, (const st_f16 *)Kp, row, nr, sc + p0, n_ctx);
+    }
+    for (int j = 0; j < per_job; j++) {
+        float *sj = sc + (size_t)j * n_ctx;
+        /* softmax with the vectorised exp of the sampler (scale > 0, so the
+         * largest raw score is the largest scaled one) */
+        double z, zx;
+        st_softmax_pass(sj, n_pos, st_max_f32(sj, n_pos), scale, sj, &z, &zx);
+        float inv = (float)(1.0 / z);
+        for (int p = 0; p < n_pos; p++) sj[p] *= inv;
+        if (w16) c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
+    }
+    /* the heads' outputs are adjacent in att */
+    float *o = c->att + (size_t)t * qd + (size_t)h0 * hd;
+    memset(o, 0, (size_t)per_job * hd * sizeof(float));
+    /* row by row in the same order whatever the chunks: the same bits */
+    for (int p0 = 0; p0 < n_pos; p0 += ATT_CHUNK) {
+        const int nr = n_pos - p0 < ATT_CHUNK ? n_pos - p0 : ATT_CHUNK;
+        const uint8_t *Vp = V + (size_t)p0 * row;
+        att_pf_advance(pf, (size_t)nr * row);
+        if (q8) c->k->axpy_rows_q8_0(hd, per_job, sc + p0, n_ctx, Vp, row, nr, o, (size_t)hd);
+        else c->k->axpy_rows_f16(hd, per_job, w16 + p0, n_ctx, (const st_f16 *)Vp, row, nr, o, (size_t)hd);
+    }
+}
+
 static void attention_task(void *arg, int ith, int nth) {
     st_context *c = arg;
     const st_hparams *hp = &c->model->hp;
     const st_batch *b = c->b;
-    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, qd = hp->n_head * hd;
-    size_t n_ctx = (size_t)c->p.n_ctx;
-    float *sc = c->scores + (size_t)ith * (size_t)group * n_ctx;
-    const size_t row = c->kv.row;
+    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    const size_t n_ctx = (size_t)c->p.n_ctx, row = c->kv.row;
+    att_ctx a = {c, 0, 0, c->scores + (size_t)ith * (size_t)group * n_ctx, NULL, NULL, NULL, NULL, NULL};
     /* the thread's scratch: f16 queries and weights, or Q8_0 queries (packed
      * where the table has the Q8_0 panel GEMM) */
-    st_f16 *q16 = NULL, *w16 = NULL;
-    uint8_t *q8 = NULL, *q8p = NULL;
-    const size_t prow = st_packed_row_size(hd);
-    st_gemm_panel_fn panel = NULL;
     if (c->kv.type == ST_TYPE_Q8_0) {
-        q8 = c->q8 + (size_t)ith * (size_t)group * row;
-        q8p = c->q8p + (size_t)ith * (size_t)group * prow;
-        panel = c->k->pack_row[ST_TYPE_Q8_0] ? c->k->gemm_panel[ST_TYPE_Q8_0] : NULL;
+        a.q8 = c->q8 + (size_t)ith * (size_t)group * row;
+        a.q8p = c->q8p + (size_t)ith * (size_t)group * st_packed_row_size(hd);
+        a.panel = c->k->pack_row[ST_TYPE_Q8_0] ? c->k->gemm_panel[ST_TYPE_Q8_0] : NULL;
     } else {
-        q16 = c->q16 + (size_t)ith * (size_t)group * hd;
-        w16 = c->w16 + (size_t)ith * (size_t)group * n_ctx;
+        a.q16 = c->q16 + (size_t)ith * (size_t)group * hd;
+        a.w16 = c->w16 + (size_t)ith * (size_t)group * n_ctx;
     }
-    float scale = 1.0f / sqrtf((float)hd);
     int64_t lo, hi;
     st_split(b->n_tokens, ith, nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++) qkv_token(c, (int)t);
-    /* a token attends to the cache entries other threads just wrote */
+    a.per_job = (int64_t)b->n_tokens * hp->n_head_kv >= 2 * (int64_t)nth ? group : 1;
+    a.jobs_per_tok = hp->n_head / a.per_job;
+    st_split((int64_t)b->n_tokens * a.jobs_per_tok, ith, nth, &lo, &hi);
+    st_range_set(&c->att_jobs[ith], lo, hi);
+    /* a token attends to the cache entries other threads just wrote (and
+     * the runs of jobs are set) */
     if (nth > 1) st_pool_barrier(c->pool);
-    const int per_job = (int64_t)b->n_tokens * hp->n_head_kv >= 2 * (int64_t)nth ? group : 1;
-    const int jobs_per_tok = hp->n_head / per_job;
-    st_split((int64_t)b->n_tokens * jobs_per_tok, ith, nth, &lo, &hi);
-    att_pf pf = {c, lo, hi, jobs_per_tok, per_job, group, 0, 0};
+    /* the thread's own jobs in order, their cache rows prefetched ahead; then
+     * single jobs from the back of the others' runs (a batched decode step
+     * otherwise ends each layer's attention with one thread waiting) */
+    att_pf pf = {c, lo, hi, a.jobs_per_tok, a.per_job, group, 0, 0};
     att_pf_advance(&pf, ATT_PF_AHEAD);
-    for (int64_t job = lo; job < hi; job++) {
-        int t = (int)(job / jobs_per_tok), h0 = (int)(job % jobs_per_tok) * per_job;
-        int s = b->seq[t], n_pos = b->pos[t] + 1;
-        const uint8_t *K = st_kv_k(&c->kv, s, c->layer, h0 / group);
-        const uint8_t *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
-        /* the heads' queries are adjacent in q */
-        const float *qt = c->q + (size_t)t * qd + (size_t)h0 * hd;
-        if (q8) {
-            /* the queries as Q8_0, like the activations of a Q8_0 matmul; with
-             * the panel GEMM 16 cached keys at a time meet all the group's
-             * queries (no reduction per key and query), with the same bits as
-             * vec_dot_rows */
-            for (int j = 0; j < per_job; j++) {
-                if (panel && c->k->quantize_pack_q8_0) {
-                    c->k->quantize_pack_q8_0(qt + (size_t)j * hd, q8p + (size_t)j * prow, hd);
-                    continue;
-                }
-                c->k->quantize_row[ST_TYPE_Q8_0](qt + (size_t)j * hd, q8 + (size_t)j * row, hd);
-                if (panel) c->k->pack_row[ST_TYPE_Q8_0](q8 + (size_t)j * row, q8p + (size_t)j * prow, hd);
-            }
-        } else
-            c->k->quantize_row[ST_TYPE_F16](qt, q16, (int64_t)per_job * hd);
-        for (int p0 = 0; p0 < n_pos; p0 += ATT_CHUNK) {
-            const int nr = n_pos - p0 < ATT_CHUNK ? n_pos - p0 : ATT_CHUNK;
-            const uint8_t *Kp = K + (size_t)p0 * row;
-            att_pf_advance(&pf, (size_t)nr * row);
-            if (panel) panel(hd, sc + p0, n_ctx, Kp, row, nr, q8p, prow, per_job);
-            else if (q8)
-                for (int j = 0; j < per_job; j++)
-                    c->k->vec_dot_rows[ST_TYPE_Q8_0](hd, sc + (size_t)j * n_ctx + p0, Kp, row, nr, q8 + (size_t)j * row);
-            else c->k->dot_rows_group_f16(hd, per_job, q16, (const st_f16 *)Kp, row, nr, sc + p0, n_ctx);
-        }
-        for (int j = 0; j < per_job; j++) {
-            float *sj = sc + (size_t)j * n_ctx;
-            /* softmax with the vectorised exp of the sampler (scale > 0, so the
-             * largest raw score is the largest scaled one) */
-            double z, zx;
-            st_softmax_pass(sj, n_pos, st_max_f32(sj, n_pos), scale, sj, &z, &zx);
-            float inv = (float)(1.0 / z);
-            for (int p = 0; p < n_pos; p++) sj[p] *= inv;
-            if (w16) c->k->quantize_row[ST_TYPE_F16](sj, w16 + (size_t)j * n_ctx, n_pos);
-        }
-        /* the heads' outputs are adjacent in att */
-        float *o = c->att + (size_t)t * qd + (size_t)h0 * hd;
-        memset(o, 0, (size_t)per_job * hd * sizeof(float));
-        /* row by row in the same order whatever the chunks: the same bits */
-        for (int p0 = 0; p0 < n_pos; p0 += ATT_CHUNK) {
-            const int nr = n_pos - p0 < ATT_CHUNK ? n_pos - p0 : ATT_CHUNK;
-            const uint8_t *Vp = V + (size_t)p0 * row;
-            att_pf_advance(&pf, (size_t)nr * row);
-            if (q8) c->k->axpy_rows_q8_0(hd, per_job, sc + p0, n_ctx, Vp, row, nr, o, (size_t)hd);
-            else c->k->axpy_rows_f16(hd, per_job, w16 + p0, n_ctx, (const st_f16 *)Vp, row, nr, o, (size_t)hd);
-        }
-    }
+    for (int64_t job; (job = st_range_take(&c->att_jobs[ith], 0)) >= 0;) attention_job(&a, job, &pf);
+    for (int v = 1; v < nth; v++)
+        for (int64_t job; (job = st_range_take(&c->att_jobs[(ith + v) % nth], 1)) >= 0;) attention_job(&a, job, NULL);
 }
 
 static inline float gelu_tanh(float x) {

@@ -903,10 +903,10 @@ static inline __attribute__((always_inline)) __m512 q0_panel_block(const __m512i
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), sc, acc);
 }
 
-/* Prefetch of the next panel (callers stream panels in order) as one range,
- * in nb slices: without it a panel runs 3x slower from DRAM, the 16 row
- * streams defeating the hardware prefetchers (NTA/T1 hints and two panels
- * ahead measured no better; every other line, -30%). The K-quant panels take
+/* Prefetch of the 16 rows ST_PANEL_PF_LEAD rows on (callers stream panels in
+ * order) as one range, in nb slices: without it a panel runs 3x slower from
+ * DRAM, the 16 row streams defeating the hardware prefetchers (NTA/T1 hints
+ * and two panels ahead measured no better; every other line, -30%). The K-quant panels take
  * a slice per sub-block step, not per super-block: a super-block's slice at
  * once (36-52 lines) overflows L1's miss buffers (Q6_K from DRAM at 8 tokens
  * +13-20%). */
@@ -917,7 +917,7 @@ typedef struct panel_pf {
 
 static inline panel_pf panel_pf_init(const uint8_t *w, size_t ws, int64_t slices) {
     const size_t span = (size_t)ST_PANEL_ROWS * ws;
-    return (panel_pf){w + span, span, (span + (size_t)slices - 1) / (size_t)slices, 0, 0};
+    return (panel_pf){w + (size_t)ST_PANEL_PF_LEAD * ws, span, (span + (size_t)slices - 1) / (size_t)slices, 0, 0};
 }
 
 /* the next slice (a step, not a division per slice) */

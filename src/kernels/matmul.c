@@ -103,12 +103,12 @@ static inline void mm_toks_rows(const mm_task *t, int64_t r0, int64_t r1) {
 /* Rows [r0, r1) by panels of ST_PANEL_ROWS against every token (packed
  * activations): the weights stream once per call, whatever the token count. */
 static void mm_gemm_rows(const mm_task *t, int64_t r0, int64_t r1, int warm) {
-    /* the first panel now, unless the previous call's last panel asked for it
-     * (a burst of some 240 prefetches that wait on the ones in flight: ~1% of
-     * a batched decode step); the kernel asks for each next one while it
-     * repacks */
+    /* the rows before the first panel's own prefetch now, unless the previous
+     * call's panels asked for them (a burst of some 360 prefetches that wait
+     * on the ones in flight: ~1% of a batched decode step); each panel asks
+     * for rows further on while it repacks (ST_PANEL_PF_LEAD) */
     const uint8_t *p = t->W + (size_t)r0 * t->w_row, *end = t->W + (size_t)r1 * t->w_row;
-    for (const uint8_t *q = p; !warm && q < p + (size_t)ST_PANEL_ROWS * t->w_row && q < end; q += 64) __builtin_prefetch(q, 0, 0);
+    for (const uint8_t *q = p; !warm && q < p + (size_t)ST_PANEL_PF_LEAD * t->w_row && q < end; q += 64) __builtin_prefetch(q, 0, 0);
     for (int64_t r = r0; r < r1; r += ST_PANEL_ROWS) {
         const int64_t re = r + ST_PANEL_ROWS < r1 ? r + ST_PANEL_ROWS : r1;
         t->gemm(t->cols, t->y + r, (size_t)t->rows, t->W + (size_t)r * t->w_row, t->w_row, re - r, t->xq, t->x_row, t->n_tok);

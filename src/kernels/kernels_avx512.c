@@ -1277,7 +1277,9 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
         }
         __m512i qh[8]; /* Q5_K: bits 2c, 2c + 1 of each byte in bits 0, 1 at chunk c */
         if (kind == KQ_Q5_K) kq_t16x8(full, base + offsetof(block_q5_K, qh), wsb, nr, qh);
-#pragma GCC unroll 1
+        /* unrolled: the first step's isum = v (rather than a select per
+         * token) and the steps' transposes overlap (8 tokens -6%, 1 -10%) */
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) { /* 32 bytes of nibbles: sub-blocks 2c (low) and 2c + 1 (high) */
             panel_pf_slice(&pf);
             __m512i p[8], lo[8], hi[8];
@@ -1371,7 +1373,8 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
                     wb[3][g] = _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(qb[g], 4), _mm512_srli_epi16(h3, 2), 0xCA);
                 }
             }
-#pragma GCC unroll 1
+            /* unrolled like the Q4_K steps (8 tokens -3%) */
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
                 panel_pf_slice(&pf);
                 __m512i o[8];

@@ -83,7 +83,7 @@ bench: all
 	$(CLI) bench -m $(MODEL) -p 128 -n 64
 
 # Kernel and sampler micro-benchmarks (bench/*.c), used by bench/run.sh
-bench-tools: $(BUILD)/bench_kernels $(BUILD)/bench_sample
+bench-tools: $(BUILD)/bench_kernels $(BUILD)/bench_sample $(BUILD)/bench_probe
 $(BUILD)/bench_%: bench/bench_%.c $(LIB)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(LDLIBS)
 

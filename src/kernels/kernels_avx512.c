@@ -1278,7 +1278,7 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
         __m512i qh[8]; /* Q5_K: bits 2c, 2c + 1 of each byte in bits 0, 1 at chunk c */
         if (kind == KQ_Q5_K) kq_t16x8(full, base + offsetof(block_q5_K, qh), wsb, nr, qh);
         /* unrolled: the first step's isum = v (rather than a select per
-         * token) and the steps' transposes overlap (8 tokens -6%, 1 -10%) */
+         * token) and the steps' transposes overlap (8 tokens -6%, 1 -13%) */
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) { /* 32 bytes of nibbles: sub-blocks 2c (low) and 2c + 1 (high) */
             panel_pf_slice(&pf);

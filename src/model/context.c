@@ -377,23 +377,40 @@ static void qkv_token(st_context *c, int t) {
 /* rows per kernel call: the cursor moves on between calls */
 #define ATT_CHUNK ST_PANEL_ROWS
 
+/* A thread's scratch and the shape of the jobs, for attention_job */
+typedef struct att_ctx {
+    st_context *c;
+    int per_job, jobs_per_tok;
+    float *sc;              /* [per_job][n_ctx] scores, then weights */
+    st_f16 *q16, *w16;      /* f16 cache: queries, weights */
+    uint8_t *q8, *q8p;      /* Q8_0 cache: queries (packed for the panel) */
+    st_gemm_panel_fn panel; /* Q8_0 cache with the panel GEMM */
+} att_ctx;
+
+/* Job j's token (its index in the batch) and first query head. */
+static inline int att_job_head(const att_ctx *a, int64_t job, int *t) {
+    *t = (int)(job / a->jobs_per_tok);
+    return (int)(job % a->jobs_per_tok) * a->per_job;
+}
+
 typedef struct att_pf {
-    const st_context *c;
+    const att_ctx *a;
     int64_t job, hi;      /* the cursor's job; jobs end at hi */
-    int jobs_per_tok, per_job, group;
     int part;             /* 0: keys, 1: values */
     size_t off;           /* bytes into that run */
 } att_pf;
 
 static void att_pf_advance(att_pf *p, size_t bytes) {
     if (!p) return;
-    const st_batch *b = p->c->b;
-    const st_kv *kv = &p->c->kv;
+    const st_context *c = p->a->c;
+    const st_kv *kv = &c->kv;
     while (bytes > 0 && p->job < p->hi) {
-        const int t = (int)(p->job / p->jobs_per_tok), h = (int)(p->job % p->jobs_per_tok) * p->per_job / p->group;
-        const uint8_t *run = p->part ? st_kv_v(kv, b->seq[t], p->c->layer, h) : st_kv_k(kv, b->seq[t], p->c->layer, h);
+        const st_hparams *hp = &c->model->hp;
+        int t;
+        const int h = att_job_head(p->a, p->job, &t) / (hp->n_head / hp->n_head_kv);
+        const uint8_t *run = p->part ? st_kv_v(kv, c->b->seq[t], c->layer, h) : st_kv_k(kv, c->b->seq[t], c->layer, h);
         /* whole lines, from the one the run starts in */
-        const size_t head = (uintptr_t)run & 63, len = head + (size_t)(b->pos[t] + 1) * kv->row;
+        const size_t head = (uintptr_t)run & 63, len = head + (size_t)(c->b->pos[t] + 1) * kv->row;
         for (run -= head; p->off < len && bytes > 0; p->off += 64, bytes = bytes > 64 ? bytes - 64 : 0)
             __builtin_prefetch(run + p->off, 0, 3);
         if (p->off >= len) {
@@ -414,16 +431,6 @@ static void att_pf_advance(att_pf *p, size_t bytes) {
  * llama.cpp, the query and the softmax weights are rounded to half precision
  * before they meet a half-precision cache; a Q8_0 cache meets the query in
  * Q8_0 and f32 weights. */
-/* A thread's scratch and the shape of the jobs, for attention_job */
-typedef struct att_ctx {
-    st_context *c;
-    int per_job, jobs_per_tok;
-    float *sc;              /* [per_job][n_ctx] scores, then weights */
-    st_f16 *q16, *w16;      /* f16 cache: queries, weights */
-    uint8_t *q8, *q8p;      /* Q8_0 cache: queries (packed for the panel) */
-    st_gemm_panel_fn panel; /* Q8_0 cache with the panel GEMM */
-} att_ctx;
-
 /* One job: per_job query heads of one token that share a KV head. */
 static void attention_job(const att_ctx *a, int64_t job, att_pf *pf) {
     st_context *c = a->c;
@@ -436,8 +443,8 @@ static void attention_job(const att_ctx *a, int64_t job, att_pf *pf) {
     st_f16 *q16 = a->q16, *w16 = a->w16;
     uint8_t *q8 = a->q8, *q8p = a->q8p;
     const st_gemm_panel_fn panel = a->panel;
-    int t = (int)(job / a->jobs_per_tok), h0 = (int)(job % a->jobs_per_tok) * per_job;
-    int s = b->seq[t], n_pos = b->pos[t] + 1;
+    int t;
+    const int h0 = att_job_head(a, job, &t), s = b->seq[t], n_pos = b->pos[t] + 1;
     const uint8_t *K = st_kv_k(&c->kv, s, c->layer, h0 / group);
     const uint8_t *V = st_kv_v(&c->kv, s, c->layer, h0 / group);
     /* the heads' queries are adjacent in q */
@@ -520,7 +527,7 @@ static void attention_task(void *arg, int ith, int nth) {
     /* the thread's own jobs in order, their cache rows prefetched ahead; then
      * single jobs from the back of the others' runs (a batched decode step
      * otherwise ends each layer's attention with one thread waiting) */
-    att_pf pf = {c, lo, hi, a.jobs_per_tok, a.per_job, group, 0, 0};
+    att_pf pf = {&a, lo, hi, 0, 0};
     att_pf_advance(&pf, ATT_PF_AHEAD);
     for (int64_t job; (job = st_range_take(&c->att_jobs[ith], 0)) >= 0;) attention_job(&a, job, &pf);
     for (int v = 1; v < nth; v++)

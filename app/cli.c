@@ -92,11 +92,14 @@ int cli_parse_ids(const char *cmd, const char *s, st_token **ids, int *n) {
     return 0;
 }
 
+int cli_repack = 1;
+
 int cli_open(const char *cmd, const char *model_path, const st_context_params *cp, st_model **m, st_context **c) {
     *m = NULL;
     *c = NULL;
     if (!model_path) return cli_fail(cmd, "no model given (-m MODEL.gguf)");
     st_model_params mp = st_model_default_params();
+    mp.repack = cli_repack;
     st_status s = st_model_load(model_path, &mp, m);
     if (s != ST_OK) return cli_fail_status(cmd, s);
     s = st_context_init(*m, cp, c);

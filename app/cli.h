@@ -27,6 +27,9 @@ int cli_parse_ids(const char *cmd, const char *s, st_token **ids, int *n);
 typedef int (*cli_cmd_fn)(int argc, char **argv);
 
 
+/* 0 after --no-repack: models keep their matrices as the file has them
+ * (st_model_params.repack), e.g. to compare speed with and without panels. */
+extern int cli_repack;
 /* Load a model and make a context; prints the error and returns 1 on failure. */
 int cli_open(const char *cmd, const char *model_path, const st_context_params *cp, st_model **m, st_context **c);
 double cli_now(void); /* monotonic seconds */

@@ -122,11 +122,12 @@ int cmd_bench(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "-r", &v)) { if (cli_int(C, "-r", v, &reps)) return 1; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
         if (cli_flag(argv, i, "--interleave")) { interleave = 1; continue; }
+        if (cli_flag(argv, i, "--no-repack")) { cli_repack = 0; continue; }
         if (cli_opt(argc, argv, &i, "--cache-type", &v)) { if (cli_cache_type(C, v, &cache_type)) return 1; continue; }
         if (cli_flag(argv, i, "--soft-thinking")) { soft = 1; continue; }
         if (cli_opt(argc, argv, &i, "--max-topk", &v)) { if (cli_int(C, "--max-topk", v, &max_topk)) return 1; continue; }
         if (cli_flag(argv, i, "--help")) {
-            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--interleave] [--cache-type f16|q8_0] [--json]\n"
+            printf("usage: softthink bench -m MODEL.gguf [-p 128] [-n 64] [-b 1,4,8] [-d 0] [-t N] [-r 3] [--interleave] [--cache-type f16|q8_0] [--no-repack] [--json]\n"
                    "  -p  prompt lengths (pp); -n decode lengths (tg); -b sequences decoding together in tg\n"
                    "  -d  context depths: each test runs after that many tokens already in every sequence's\n"
                    "      cache (filled before the clock starts), e.g. -d 0,2048 for decode deep in a trace\n"
@@ -137,7 +138,9 @@ int cmd_bench(int argc, char **argv) {
                    "                speed-up also gets the median of the per-round ratios)\n"
                    "  --cache-type  KV cache entries: f16 (default) or q8_0 (with -d: decode deep in a trace)\n"
                    "  --soft-thinking  also decode through the thinking controller: discrete thinking (sampling)\n"
-                   "                   vs soft thinking (--max-topk K concept tokens, default 10)\n");
+                   "                   vs soft thinking (--max-topk K concept tokens, default 10)\n"
+                   "  --no-repack   keep the weights as the file has them (default: 16-row panels where the\n"
+                   "                CPU's kernels read those faster)\n");
             return 0;
         }
         return cli_fail(C, "unknown option '%s'", argv[i]);

@@ -7,13 +7,14 @@ int cmd_logits(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "-m", &model) || cli_opt(argc, argv, &i, "--model", &model)) continue;
         if (cli_opt(argc, argv, &i, "--ids", &ids_s)) continue;
+        if (cli_flag(argv, i, "--no-repack")) { cli_repack = 0; continue; }
         if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
         if (cli_opt(argc, argv, &i, "-t", &v) || cli_opt(argc, argv, &i, "--threads", &v)) {
             if (cli_int("logits", "-t", v, &threads)) return 1;
             continue;
         }
         if (cli_flag(argv, i, "--help")) {
-            printf("usage: softthink logits -m MODEL.gguf --ids \"1 2 3\" -o OUT.f32 [-t N]\n"
+            printf("usage: softthink logits -m MODEL.gguf --ids \"1 2 3\" -o OUT.f32 [-t N] [--no-repack]\n"
                    "writes little-endian float32 logits for every input position, shape [n_ids][n_vocab]\n");
             return 0;
         }

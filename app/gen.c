@@ -122,7 +122,7 @@ int gen_opts_parse(const char *cmd, gen_opts *o, int argc, char **argv, int *i) 
     const char *a = canonical(argv[*i], buf, sizeof buf), *v = NULL;
     /* flags without a value */
     static const char *flags[] = {"--soft-thinking", "--think", "--no-think", "--think-from-start", "--ignore-eos",
-                                  "--print-ids", "--raw", "--quiet"};
+                                  "--print-ids", "--raw", "--quiet", "--no-repack"};
     for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
         if (!strcmp(a, flags[k])) {
             switch (k) {
@@ -134,6 +134,7 @@ int gen_opts_parse(const char *cmd, gen_opts *o, int argc, char **argv, int *i) 
             case 5: o->print_ids = 1; break;
             case 6: o->raw = 1; break;
             case 7: o->quiet = 1; break;
+            case 8: cli_repack = 0; break;
             }
             return 1;
         }
@@ -276,7 +277,9 @@ int gen_session_open(const char *cmd, gen_session *s, const gen_opts *o, int n_s
     memset(s, 0, sizeof *s);
     s->o = *o;
     if (!o->model) return cli_fail(cmd, "no model given (-m MODEL.gguf)"), -1;
-    st_status st = st_model_load(o->model, NULL, &s->model);
+    st_model_params mp = st_model_default_params();
+    mp.repack = cli_repack;
+    st_status st = st_model_load(o->model, &mp, &s->model);
     if (st != ST_OK) return cli_fail_status(cmd, st), -1;
     /* a model without a vocabulary (synth's no_vocab) still runs on --ids */
     if (st_tokenizer_load_gguf(st_model_gguf(s->model), &s->tok) != ST_OK) s->tok = NULL;

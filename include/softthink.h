@@ -89,11 +89,15 @@ typedef struct st_model_info {
     uint64_t n_params;
     uint64_t file_size;
     uint64_t weight_bytes;     /* bytes of tensor data */
+    uint64_t panel_bytes;      /* of which repacked into 16-row panels at load (st_model_params.repack) */
     int type_counts[ST_TYPE_COUNT]; /* number of tensors of each type */
 } st_model_info;
 
 typedef struct st_model_params {
     int use_mmap;     /* 1 (default): weights are read from the mapping, not copied */
+    int repack;       /* 1 (default): matrices of a type the CPU's best kernels read
+                         faster in 16-row panels are copied into that layout at load
+                         (same bytes; their pages of the file are released) */
 } st_model_params;
 
 st_model_params st_model_default_params(void);

@@ -383,6 +383,68 @@ static void test_gemm_panel(const st_kernels *k) {
     }
 }
 
+/* gemm_packed, where a table has it: the rows packed into a panel
+ * (st_panel_pack) give exactly vec_dot on the rows as they were, for every
+ * row and token: one token and batches, full and partial panels (rows past nr
+ * are not written), short rows and rows of many blocks. */
+static void test_gemm_packed(const st_kernels *k) {
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        const st_type wt = k_wtypes[ti];
+        if (!k->gemm_packed[wt]) continue;
+        const st_type_traits *tw = st_type_traits_get(wt);
+        const st_type vt = tw->vec_dot_type;
+        int ok = 1, cases = 0;
+        const int64_t nblk[] = {1, 2, 3, 7, 8, 9, 19, 28, 161};
+        const int64_t nrs[] = {1, 5, 16};
+        const int64_t nts[] = {1, 2, 9, 33};
+        for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
+            const int64_t n = nblk[li] * tw->blck_size, ntmax = 33, nrmax = 16;
+            const int qpack = k->pack_row[wt] != NULL;
+            const size_t ws = st_row_size(wt, n), xs = st_row_size(vt, n), ys = 17, pb = st_panel_bytes(wt, n);
+            const size_t ps = qpack ? st_packed_row_size(n) : (xs + 63) & ~(size_t)63;
+            float *f = malloc(n * sizeof(float));
+            uint8_t *wq = calloc(nrmax, ws), *xq = calloc(ntmax, xs), *xp = aligned_alloc(64, ntmax * ps);
+            uint8_t *panel = aligned_alloc(64, pb);
+            float *y = malloc(ntmax * ys * sizeof(float));
+            for (int64_t r = 0; r < nrmax; r++) {
+                rnd_row(f, n, 1.0f + r);
+                st_quantize_row(wt, f, wq + r * ws, n);
+            }
+            for (int64_t t = 0; t < ntmax; t++) {
+                rnd_row(f, n, 0.5f + t);
+                st_quantize_row(vt, f, xq + t * xs, n);
+                if (qpack) k->pack_row[wt](xq + t * xs, xp + t * ps, n);
+                else memcpy(xp + t * ps, xq + t * xs, xs);
+            }
+            for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
+                const int64_t nr = nrs[ri];
+                st_panel_pack(wt, n, wq, ws, nr, panel);
+                for (size_t ki = 0; ki < sizeof nts / sizeof nts[0]; ki++) {
+                    const int64_t nt = nts[ki];
+                    for (int64_t i = 0; i < ntmax * (int64_t)ys; i++) y[i] = NAN;
+                    k->gemm_packed[wt](n, y, ys, panel, pb / ST_PANEL_ROWS, nr, xp, ps, nt);
+                    cases++;
+                    for (int64_t t = 0; t < ntmax; t++)
+                        for (int64_t r = 0; r < (int64_t)ys; r++) {
+                            float want = NAN;
+                            if (r < nr && t < nt) k->vec_dot[wt](n, &want, wq + r * ws, xq + t * xs);
+                            if (memcmp(&y[t * ys + r], &want, sizeof want) != 0) {
+                                if (ok)
+                                    fprintf(stderr, "  %s %s gemm_packed n=%lld nr=%lld nt=%lld (row %lld, token %lld): %g, vec_dot %g\n",
+                                            k->isa, tw->name, (long long)n, (long long)nr, (long long)nt, (long long)r,
+                                            (long long)t, y[t * ys + r], want);
+                                ok = 0;
+                            }
+                        }
+                }
+            }
+            free(f); free(wq); free(xq); free(xp); free(panel); free(y);
+        }
+        CHECKF(ok, "%s %s: gemm_packed on a panel == vec_dot on its rows for every row and token (%d cases)", k->isa,
+               tw->name, cases);
+    }
+}
+
 /* ---------------------------------------------------------------- quantize_row */
 
 static void test_quantize_row(const st_kernels *k) {
@@ -515,7 +577,7 @@ static void test_matmul_multi(const st_kernels *k, st_pool *pool2) {
                 want[i] = malloc(nt * rows[i] * sizeof(float));
                 got[i] = malloc(nt * rows[i] * sizeof(float));
                 st_matmul(pool, k, wq[i], types[i], rows[i], cols, x, nt, want[i], scratch);
-                parts[i] = (st_matmul_part){wq[i], types[i], rows[i], got[i]};
+                parts[i] = (st_matmul_part){wq[i], types[i], rows[i], got[i], 0};
             }
             st_matmul_multi(pool, k, parts, 3, cols, x, nt, scratch);
             for (int i = 0; i < 3; i++) {
@@ -543,7 +605,7 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
         const st_type_traits *tw = st_type_traits_get(wt);
         const st_type vt = tw->vec_dot_type;
         const double bound = type_bounds(wt).deq;
-        int ok = 1;
+        int ok = 1, packed_runs = 0;
         for (size_t ri = 0; ri < 2; ri++) {
             const int64_t rows = rows_list[ri];
             float *w = malloc(rows * cols * sizeof(float)), *wd = malloc(rows * cols * sizeof(float));
@@ -552,6 +614,14 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                 rnd_row(w + r * cols, cols, 0.5f + (float)(r % 5));
                 st_quantize_row(wt, w + r * cols, wq + r * st_row_size(wt, cols), cols);
                 st_dequantize_row(wt, wq + r * st_row_size(wt, cols), wd + r * cols, cols);
+            }
+            uint8_t *wp = NULL; /* the rows as panels, where this table reads them */
+            const size_t pb = st_panel_bytes(wt, cols);
+            if (k->gemm_packed[wt] && pb) {
+                wp = aligned_alloc(64, pb * (size_t)((rows + 15) / 16));
+                for (int64_t r = 0; r < rows; r += 16)
+                    st_panel_pack(wt, cols, wq + r * st_row_size(wt, cols), st_row_size(wt, cols), rows - r < 16 ? rows - r : 16,
+                                  wp + (size_t)(r / 16) * pb);
             }
             for (size_t ni = 0; ni < 3; ni++) {
                 const int64_t nt = ntok_list[ni];
@@ -566,7 +636,7 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                 const size_t ss = st_matmul_scratch_size(wt, cols, nt);
                 CHECK(ss == (vt == ST_TYPE_F32 ? 0
                                                : (size_t)nt * st_row_size(vt, cols) +
-                                                     (vt == ST_TYPE_Q8_0 && nt > 1 ? (size_t)nt * st_packed_row_size(cols) + 64 : 0)));
+                                                     (vt == ST_TYPE_Q8_0 ? (size_t)nt * st_packed_row_size(cols) + 64 : 0)));
                 void *scratch = ss ? malloc(ss) : NULL;
                 float *y = malloc(nt * rows * sizeof(float)), *y1 = malloc(nt * rows * sizeof(float));
                 for (int th = 1; th <= 2; th++) {
@@ -593,6 +663,20 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                                 (long long)rows, (long long)nt);
                     }
                 }
+                /* ... the same bits from the rows packed into panels (the last
+                 * one partial), where the table reads panels */
+                if (wp)
+                    for (int th = 1; th <= 2; th++) {
+                        for (int64_t i = 0; i < nt * rows; i++) y[i] = NAN;
+                        const st_matmul_part part = {wp, wt, rows, y, 1};
+                        st_matmul_multi(th == 1 ? NULL : pool2, k, &part, 1, cols, x, nt, scratch);
+                        if (memcmp(y, y1, nt * rows * sizeof(float)) != 0) {
+                            ok = 0;
+                            fprintf(stderr, "  %s matmul %s rows=%lld n_tok=%lld threads=%d: panels differ from rows\n", k->isa,
+                                    tw->name, (long long)rows, (long long)nt, th);
+                        }
+                        packed_runs++;
+                    }
                 /* ... equal to vec_dot on each row and token */
                 for (int64_t t = 0; t < nt; t++)
                     for (int64_t r = 0; r < rows; r++) {
@@ -619,9 +703,9 @@ static void test_matmul(const st_kernels *k, st_pool *pool2) {
                 }
                 free(x); free(xd); free(xq_all); free(scratch); free(y); free(y1);
             }
-            free(w); free(wd); free(wq);
+            free(w); free(wd); free(wq); free(wp);
         }
-        CHECKF(ok, "%s st_matmul %s", k->isa, tw->name);
+        CHECKF(ok, "%s st_matmul %s (%d runs on panels)", k->isa, tw->name, packed_runs);
     }
 }
 
@@ -795,6 +879,7 @@ int main(void) {
         test_vec_dot_toks(k);
         test_silu_mul(k);
         test_gemm_panel(k);
+        test_gemm_packed(k);
         test_quantize_pack(k);
         test_quantize_row(k);
         test_f32_helpers(k);

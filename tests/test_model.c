@@ -4,6 +4,7 @@
 
 #include "softthink.h"
 #include "gguf/gguf.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 static int read_ids(const char *path, st_token *ids, int max) {
@@ -369,6 +370,57 @@ static void test_synth(void) {
     CHECK(st_synth_write(&bad, "build/tests/x.gguf") == ST_E_ARG && strstr(st_last_error(), "q3_x"));
 }
 
+/* Weights repacked into panels at load (st_model_params.repack, the
+ * default) give the same bits as the rows in the file: logits of a prompt
+ * (the batched kernels) and of greedy decoding token by token (one token),
+ * and the same embedding rows (a tied output keeps token_embd's rows). The
+ * packed bytes are reported where the CPU's kernels read panels. */
+static void test_repack(void) {
+    const char *files[] = {"syn-llama.q8_0", "syn-llama.q4_0", "syn-llama.q4_k_m", "syn-llama.q5_k_m", "syn-llama.q6_k",
+                           "syn-qwen2.q8_0", "syn-qwen2.q4_k_m", "syn-gpt2.q8_0", "syn-gpt2.q4_k_m"};
+    const st_kernels *k = st_kernels_best();
+    st_token ids[24];
+    for (int i = 0; i < 24; i++) ids[i] = (st_token)((i * 53 + 7) % 480);
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "golden/synthetic/%s.gguf", files[f]);
+        st_model *m[2] = {NULL, NULL};
+        float *lg[2] = {NULL, NULL}, *e[2] = {NULL, NULL};
+        st_token gr[2][8];
+        int ng[2] = {0, 0};
+        for (int v = 0; v < 2; v++) {
+            st_model_params mp = st_model_default_params();
+            mp.repack = v == 0;
+            CHECK_OK(st_model_load(t_shared(path), &mp, &m[v]));
+            if (!m[v]) break;
+            lg[v] = forward_all(m[v], ids, 24, 2);
+            ng[v] = greedy(m[v], ids, 5, 8, gr[v]);
+            const int d = st_model_get_info(m[v])->n_embd;
+            e[v] = malloc((size_t)d * sizeof(float));
+            CHECK_OK(st_model_embed_token(m[v], 123, e[v]));
+        }
+        if (m[0] && m[1]) {
+            const st_model_info *in = st_model_get_info(m[0]);
+            int readable = 0; /* a quantized matrix type the best table reads as panels */
+            for (int t = 0; t < ST_TYPE_COUNT; t++)
+                if (in->type_counts[t] && k->gemm_packed[t]) readable = 1;
+            CHECKF(readable ? in->panel_bytes > 0 : in->panel_bytes == 0, "%s: %llu bytes of panels (%s kernels)", files[f],
+                   (unsigned long long)in->panel_bytes, k->isa);
+            CHECK(st_model_get_info(m[1])->panel_bytes == 0);
+            const size_t nl = (size_t)24 * (size_t)in->n_vocab * sizeof(float);
+            CHECKF(lg[0] && lg[1] && !memcmp(lg[0], lg[1], nl), "%s: prompt logits with panels == without", files[f]);
+            CHECKF(ng[0] == 8 && ng[1] == 8 && !memcmp(gr[0], gr[1], sizeof gr[0]), "%s: greedy decode with panels == without",
+                   files[f]);
+            CHECKF(!memcmp(e[0], e[1], (size_t)in->n_embd * sizeof(float)), "%s: embedding rows unchanged by packing", files[f]);
+        }
+        for (int v = 0; v < 2; v++) {
+            free(lg[v]);
+            free(e[v]);
+            st_model_free(m[v]);
+        }
+    }
+}
+
 int main(void) {
     const char *models[] = {"syn-llama", "syn-qwen2", "syn-qwen3", "syn-gpt2"};
     const char *quants[] = {"f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
@@ -381,6 +433,7 @@ int main(void) {
     test_invariants("golden/synthetic/syn-gpt2.f32.gguf");
     test_invariants("golden/synthetic/syn-llama.q4_k_m.gguf");
     test_load_errors();
+    test_repack();
     test_cache_q8_0();
     test_synth();
     return t_done("test_model");

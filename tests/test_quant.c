@@ -485,8 +485,73 @@ static void test_fp16(void) {
     CHECK(st_f32_to_bf16(1.0f) == 0x3f80 && isnan(st_bf16_to_f32(st_f32_to_bf16(NAN))));
 }
 
+/* ---------------------------------------------------------------- panels */
+
+/* Weight panels (st_panel_pack): the layout quant.h defines, byte by byte for
+ * Q8_0 and Q6_K (dword k of row r at 64 k + 4 r; Q8_0 quants + 128; the
+ * scales apart), zero rows past nr, and every row of every type back intact
+ * through st_panel_unpack_row. */
+static void test_panels(void) {
+    const st_type types[] = {ST_TYPE_Q8_0, ST_TYPE_Q4_0, ST_TYPE_Q5_0, ST_TYPE_Q4_K, ST_TYPE_Q5_K, ST_TYPE_Q6_K};
+    CHECK(st_panel_bytes(ST_TYPE_F32, 256) == 0 && st_panel_bytes(ST_TYPE_Q4_1, 256) == 0 &&
+          st_panel_bytes(ST_TYPE_Q8_0, 48) == 0 && st_panel_bytes(ST_TYPE_Q4_K, 512 + 32) == 0);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const st_type t = types[ti];
+        const st_type_traits *tr = st_type_traits_get(t);
+        const int64_t nbs[] = {1, 3, 28};
+        for (size_t ni = 0; ni < 3; ni++) {
+            const int64_t n = nbs[ni] * tr->blck_size;
+            const size_t rb = st_row_size(t, n), pb = st_panel_bytes(t, n);
+            CHECKF(pb >= 16 * rb && pb < 16 * rb + 64 && pb % 64 == 0, "%s n=%lld: panel of %zu bytes for rows of %zu",
+                   tr->name, (long long)n, pb, rb);
+            float *f = malloc((size_t)n * sizeof(float));
+            uint8_t *rows = malloc(16 * rb), *panel = malloc(pb), *back = malloc(rb);
+            for (int r = 0; r < 16; r++) {
+                for (int64_t i = 0; i < n; i++) f[i] = rng_gauss() * (1.0f + (float)r);
+                st_quantize_row(t, f, rows + (size_t)r * rb, n);
+            }
+            const int64_t nrs[] = {16, 5, 1};
+            for (size_t ri = 0; ri < 3; ri++) {
+                const int64_t nr = nrs[ri];
+                memset(panel, 0xAB, pb);
+                st_panel_pack(t, n, rows, rb, nr, panel);
+                int same = 1, zero = 1, layout = 1;
+                for (int r = 0; r < nr; r++) {
+                    st_panel_unpack_row(t, n, panel, r, back);
+                    same &= !memcmp(back, rows + (size_t)r * rb, rb);
+                }
+                /* every byte of a lane past nr, and the padding, is zero */
+                const int64_t nb = n / tr->blck_size;
+                const int has_b = t == ST_TYPE_Q8_0 || t == ST_TYPE_Q4_0 || t == ST_TYPE_Q5_0 || t == ST_TYPE_Q6_K;
+                const size_t part_a = (size_t)nb * (16 * tr->type_size - (has_b ? 32 : 0)), part_b = has_b ? 32 * (size_t)nb : 0;
+                for (size_t i = 0; i < pb; i++) {
+                    const size_t lane = i < part_a ? i % 64 / 4 : i < part_a + part_b ? (i - part_a) % 32 / 2 : 16;
+                    zero &= (int64_t)lane < nr || panel[i] == 0;
+                }
+                for (int64_t b = 0; b < nb && (t == ST_TYPE_Q8_0 || t == ST_TYPE_Q6_K); b++)
+                    for (int r = 0; r < nr; r++) {
+                        const uint8_t *blk = rows + (size_t)r * rb + (size_t)b * tr->type_size;
+                        if (t == ST_TYPE_Q8_0) {
+                            const uint8_t *a = panel + (size_t)b * 512;
+                            for (int j = 0; j < 32; j++) layout &= a[64 * (j / 4) + 4 * r + j % 4] == (uint8_t)(blk[2 + j] ^ 0x80);
+                            layout &= !memcmp(panel + (size_t)nb * 512 + 32 * (size_t)b + 2 * (size_t)r, blk, 2);
+                        } else {
+                            const uint8_t *a = panel + (size_t)b * 3328;
+                            for (int j = 0; j < 208; j++) layout &= a[64 * (j / 4) + 4 * r + j % 4] == blk[j];
+                            layout &= !memcmp(panel + (size_t)nb * 3328 + 32 * (size_t)b + 2 * (size_t)r, blk + 208, 2);
+                        }
+                    }
+                CHECKF(same && zero && layout, "%s n=%lld nr=%lld: panel rows unpack intact %d, zero past them %d, layout %d",
+                       tr->name, (long long)n, (long long)nr, same, zero, layout);
+            }
+            free(f); free(rows); free(panel); free(back);
+        }
+    }
+}
+
 int main(void) {
     test_traits();
+    test_panels();
     test_layouts();
     test_fp16();
     test_activations();

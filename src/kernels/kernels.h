@@ -27,7 +27,6 @@ typedef void (*st_vec_dot_toks_fn)(int64_t n, float *s, size_t s_stride, const v
 
 /* y[t*y_stride + r] = dot(w + r*w_stride bytes, x + t*x_stride bytes) for r < nr
  * (nr <= ST_PANEL_ROWS) and t < nt, x packed by the table's pack_row. */
-#define ST_PANEL_ROWS 16
 /* While it runs, a panel prefetches the ST_PANEL_ROWS rows that start this
  * many rows past its own first row: the panel after next half-way, so that
  * the next panel's last rows, which its first blocks need at once, are asked
@@ -73,6 +72,13 @@ typedef struct st_kernels {
      * (decode), i.e. where the weights cost more to unpack than to stream and
      * the panel unpacks them for 16 rows at once. */
     unsigned char gemm_panel_decode[ST_TYPE_COUNT];
+    /* gemm_panel on weights already in panels (st_panel_pack, quant.h): w is
+     * one panel and w_stride its st_panel_bytes / ST_PANEL_ROWS; activations
+     * packed as for gemm_panel. For any token count, one included: with the
+     * rows' transposes and scale copies gone it is the fastest kernel for a
+     * single token too. Bit-identical to vec_dot on the unpacked rows; NULL
+     * where a table has none (st_model_load then leaves the rows as they are). */
+    st_gemm_panel_fn gemm_packed[ST_TYPE_COUNT];
     /* y += a*x for a half-precision x (attention over the f16 KV cache) */
     void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
     /* For each of g weight sets j: y_j += a_j[r] * x_r over rows r < nr of
@@ -159,6 +165,7 @@ typedef struct st_matmul_part {
     st_type wtype;
     int64_t rows;
     float *y; /* [n_tok, rows] */
+    int packed; /* W is ceil(rows / 16) panels (st_panel_pack) for k->gemm_packed */
 } st_matmul_part;
 void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_part *parts, int n_parts, int64_t cols,
                      const float *x, int64_t n_tok, void *scratch);

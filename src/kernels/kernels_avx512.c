@@ -767,6 +767,47 @@ static const uint8_t g_bytesel[4][64] __attribute__((aligned(64))) = {{BYTESEL4(
 #undef BYTESEL4
 #undef BYTESEL
 
+/* Dwords per block in a weight panel's part A (st_panel_pack). */
+static inline int q0_panel_nd(const int kind) { return kind == K_Q8_0 ? 8 : kind == K_Q4_0 ? 4 : 5; }
+
+/* q0_repack's o[] from a weight panel: Q8_0's quants are stored + 128 and
+ * need only loads; Q4_0/Q5_0 unpack like q0_repack, from nibbles (and qh)
+ * already in lane order. pd: part B, the blocks' scales. */
+static inline __attribute__((always_inline)) void q0_panel_load(const int kind, const uint8_t *pw, const uint8_t *pd,
+                                                                int64_t b, __m512i *o) {
+    const uint8_t *a = pw + (size_t)b * 64 * (size_t)q0_panel_nd(kind);
+    if (kind == K_Q8_0) {
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) o[g] = _mm512_load_si512(a + 64 * g);
+    } else {
+        const int q0 = kind == K_Q5_0; /* Q5_0: dword 0 is qh */
+        const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            const __m512i t = _mm512_load_si512(a + 64 * (q0 + g));
+            if (kind == K_Q4_0) {
+                const __m512i k = _mm512_set1_epi8(120);
+                o[g] = _mm512_add_epi8(_mm512_and_si512(t, m4), k);
+                o[g + 4] = _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(t, 4), m4), k);
+            } else {
+                const __m512i k = _mm512_set1_epi8(0x70);
+                o[g] = _mm512_ternarylogic_epi32(t, m4, k, 0xEA);
+                o[g + 4] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(t, 4), m4, k, 0xEA);
+            }
+        }
+        if (kind == K_Q5_0) {
+            const __m512i h = _mm512_load_si512(a), sixteen = _mm512_set1_epi8(16);
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m512i hb = _mm512_shuffle_epi8(h, _mm512_load_si512(g_bytesel[g / 2]));
+                const __mmask64 m = _mm512_test_epi8_mask(hb, _mm512_set1_epi32(g & 1 ? (int)0x80402010 : 0x08040201));
+                o[g] = _mm512_mask_add_epi8(o[g], m, o[g], sixteen);
+            }
+        }
+    }
+    o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pd + 32 * (size_t)b))));
+}
+
 /* Block b of rows [0, nr) (nr <= 16) as o[g] lane r = row r's weights 4g..4g+3
  * as w + 128, and o[8] = the rows' scales as f32 (rows past nr read row 0).
  * Q8_0 transposes its bytes; Q4_0/Q5_0 transpose the 16 packed bytes first
@@ -950,30 +991,36 @@ static inline __attribute__((always_inline)) size_t panel_stride(size_t ws) {
  * nothing is stored or reloaded. acc[t][j] sums token t's blocks = j (mod 8)
  * in block order, the order vec_dot uses. The next panel streams in
  * meanwhile (panel_pf). */
-static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
-                                                                 const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
-                                                                 size_t xs, int64_t nt) {
+static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, const int pk, const int full, int64_t n, float *y,
+                                                                 size_t ys, const uint8_t *w, size_t ws, int64_t nr,
+                                                                 const uint8_t *x, size_t xs, int64_t nt) {
     const int64_t nb = n / QK8_0;
+    /* pk: w is a weight panel (ws = its bytes / 16), whose part B follows nb blocks of part A */
+    const uint8_t *pd = w + (size_t)nb * 64 * (size_t)q0_panel_nd(kind);
     /* each accumulator starts at its first block (a memset costs more than
      * the products of a short row) */
     __m512 acc[Q0_GROUP][8];
     uint64_t head[Q0_AHEAD + 1][ST_PANEL_ROWS] __attribute__((aligned(64)));
     /* Q5_0 reads the heads of block 0 only (q0_repack) */
-    for (int64_t b = 0; b < (kind == K_Q5_0 ? 1 : Q0_AHEAD) && b < nb; b++) q0_heads(kind, full, w, ws, nr, b, head[b]);
+    for (int64_t b = 0; !pk && b < (kind == K_Q5_0 ? 1 : Q0_AHEAD) && b < nb; b++) q0_heads(kind, full, w, ws, nr, b, head[b]);
     panel_pf pf = panel_pf_init(w, ws, nb);
     panel_out_pf(y, ys, nt);
     __m512i on[9];
-    q0_repack(kind, full, w, ws, nr, 0, head[0], on);
+    if (pk) q0_panel_load(kind, w, pd, 0, on);
+    else q0_repack(kind, full, w, ws, nr, 0, head[0], on);
     for (int64_t b = 0; b < nb; b++) {
         panel_pf_slice(&pf);
         const size_t wsb = panel_stride(ws);
-        if (kind != K_Q5_0 && b + Q0_AHEAD < nb) /* Q5_0 needs block 0's only */
+        if (!pk && kind != K_Q5_0 && b + Q0_AHEAD < nb) /* Q5_0 needs block 0's only */
             q0_heads(kind, full, w, wsb, nr, b + Q0_AHEAD, head[(b + Q0_AHEAD) % (Q0_AHEAD + 1)]);
         __m512i o[9];
 #pragma GCC unroll 9
         for (int g = 0; g < 9; g++) o[g] = on[g];
         /* the next block's transposes ahead of this block's products */
-        if (b + 1 < nb) q0_repack(kind, full, w, wsb, nr, b + 1, head[(b + 1) % (Q0_AHEAD + 1)], on);
+        if (b + 1 < nb) {
+            if (pk) q0_panel_load(kind, w, pd, b + 1, on);
+            else q0_repack(kind, full, w, wsb, nr, b + 1, head[(b + 1) % (Q0_AHEAD + 1)], on);
+        }
         const int j = (int)(b & 7);
         /* two copies of the token loop, so that neither tests b < 8 per token */
         if (b < 8)
@@ -1008,9 +1055,15 @@ static inline __attribute__((always_inline)) void q0_gemm_group(const int kind, 
         for (int64_t t0 = 0; t0 < nt; t0 += (G)) {                                                               \
             const int64_t tn = nt - t0 < (G) ? nt - t0 : (G);                                                    \
             const uint8_t *xt = (const uint8_t *)x + (size_t)t0 * xs;                                           \
-            if (nr == ST_PANEL_ROWS) group(kind, 1, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                  \
-            else group(kind, 0, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                                      \
+            if (nr == ST_PANEL_ROWS) group(kind, 0, 1, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);               \
+            else group(kind, 0, 0, n, y + t0 * ys, ys, w, ws, nr, xt, xs, tn);                                   \
         }                                                                                                        \
+    }                                                                                                            \
+    static void gemm_packed_##sfx(int64_t n, float *y, size_t ys, const void *w, size_t ws, int64_t nr, const void *x, \
+                                  size_t xs, int64_t nt) {                                                       \
+        for (int64_t t0 = 0; t0 < nt; t0 += (G))                                                                 \
+            group(kind, 1, 1, n, y + t0 * ys, ys, w, ws, nr, (const uint8_t *)x + (size_t)t0 * xs, xs,           \
+                  nt - t0 < (G) ? nt - t0 : (G));                                                                \
     }
 PANEL_GEMM(q8_0, q0_gemm_group, K_Q8_0, Q0_GROUP)
 PANEL_GEMM(q4_0, q0_gemm_group, K_Q4_0, Q0_GROUP)
@@ -1234,14 +1287,36 @@ static inline __attribute__((always_inline)) void kq_t16x8(const int full, const
     t16x8_dwords(z, o);
 }
 
+/* A K-quant block's bytes [off, off + 16) or [off, off + 32) of the 16 rows
+ * as kq_t16x4 / kq_t16x8 give them: transposed from the rows, or (pk) loaded
+ * from a weight panel's block, whose dword k of row r is at 64 k + 4 r. */
+static inline __attribute__((always_inline)) void kq_src4(const int pk, const int full, const uint8_t *base, size_t off,
+                                                          size_t ws, int64_t nr, __m512i r[4]) {
+    if (!pk) {
+        kq_t16x4(full, base + off, ws, nr, r);
+        return;
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) r[k] = _mm512_load_si512(base + 16 * off + 64 * k);
+}
+static inline __attribute__((always_inline)) void kq_src8(const int pk, const int full, const uint8_t *base, size_t off,
+                                                          size_t ws, int64_t nr, __m512i o[8]) {
+    if (!pk) {
+        kq_t16x8(full, base + off, ws, nr, o);
+        return;
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) o[g] = _mm512_load_si512(base + 16 * off + 64 * g);
+}
+
 #define KQ_GROUP 32
 
 /* Q4_K or Q5_K panel against up to KQ_GROUP tokens. Q5_K's fifth bits (qh:
  * bit j of byte l for element l of sub-block j) are transposed with the rest
  * and shifted down two bits per 64 elements. */
-static inline __attribute__((always_inline)) void k45_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
-                                                                  const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
-                                                                  size_t xs, int64_t nt) {
+static inline __attribute__((always_inline)) void k45_gemm_group(const int kind, const int pk, const int full, int64_t n, float *y,
+                                                                  size_t ys, const uint8_t *w, size_t ws, int64_t nr,
+                                                                  const uint8_t *x, size_t xs, int64_t nt) {
     const size_t bsz = kind == KQ_Q4_K ? sizeof(block_q4_K) : sizeof(block_q5_K);
     const size_t qs_off = kind == KQ_Q4_K ? offsetof(block_q4_K, qs) : offsetof(block_q5_K, qs);
     const int64_t nb = n / QK_K;
@@ -1258,10 +1333,10 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
     panel_out_pf(y, ys, nt);
     for (int64_t b = 0; b < nb; b++) {
         const size_t wsb = panel_stride(ws);
-        const uint8_t *base = w + b * bsz;
+        const uint8_t *base = pk ? w + b * 16 * bsz : w + b * bsz; /* pk: the block in part A */
         /* d, dmin and the 12 scale bytes (st_unpack_k4_scales, 16 rows at once) */
         __m512i r[4];
-        kq_t16x4(full, base, wsb, nr, r);
+        kq_src4(pk, full, base, 0, wsb, nr, r);
         const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(r[0]));
         const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(r[0], 16)));
         const __m512i sc03 = _mm512_and_si512(r[1], m6), m03 = _mm512_and_si512(r[2], m6);
@@ -1276,14 +1351,14 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
             mp[k + 4] = _mm512_shuffle_epi8(m47, pick2[k]);
         }
         __m512i qh[8]; /* Q5_K: bits 2c, 2c + 1 of each byte in bits 0, 1 at chunk c */
-        if (kind == KQ_Q5_K) kq_t16x8(full, base + offsetof(block_q5_K, qh), wsb, nr, qh);
+        if (kind == KQ_Q5_K) kq_src8(pk, full, base, offsetof(block_q5_K, qh), wsb, nr, qh);
         /* unrolled: the first step's isum = v (rather than a select per
          * token) and the steps' transposes overlap (8 tokens -6%, 1 -13%) */
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) { /* 32 bytes of nibbles: sub-blocks 2c (low) and 2c + 1 (high) */
             panel_pf_slice(&pf);
             __m512i p[8], lo[8], hi[8];
-            kq_t16x8(full, base + qs_off + 32 * c, wsb, nr, p);
+            kq_src8(pk, full, base, qs_off + 32 * c, wsb, nr, p);
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) {
                 lo[g] = _mm512_and_si512(p[g], m4);
@@ -1322,9 +1397,9 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
 }
 
 /* Q6_K panel against up to KQ_GROUP tokens. */
-static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind, const int full, int64_t n, float *y, size_t ys,
-                                                                  const uint8_t *w, size_t ws, int64_t nr, const uint8_t *x,
-                                                                  size_t xs, int64_t nt) {
+static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind, const int pk, const int full, int64_t n, float *y,
+                                                                  size_t ys, const uint8_t *w, size_t ws, int64_t nr,
+                                                                  const uint8_t *x, size_t xs, int64_t nt) {
     (void)kind; /* KQ_Q6_K: the signature PANEL_GEMM calls */
     const int64_t nb = n / QK_K;
     __m512 acc[KQ_GROUP];
@@ -1339,14 +1414,20 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
     panel_out_pf(y, ys, nt);
     for (int64_t b = 0; b < nb; b++) {
         const size_t wsb = panel_stride(ws);
-        const uint8_t *base = w + b * sizeof(block_q6_K);
-        uint16_t d16[ST_PANEL_ROWS];
+        /* pk: the block in part A (52 dwords a row), its scales d in part B */
+        const uint8_t *base = pk ? w + b * 16 * 208 : w + b * sizeof(block_q6_K);
+        __m512 d;
+        if (pk)
+            d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(w + (size_t)nb * 16 * 208 + 32 * (size_t)b)));
+        else {
+            uint16_t d16[ST_PANEL_ROWS];
 #pragma GCC unroll 16
-        for (int r = 0; r < ST_PANEL_ROWS; r++) memcpy(&d16[r], base + (size_t)(full || r < nr ? r : 0) * wsb + offsetof(block_q6_K, d), 2);
-        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+            for (int r = 0; r < ST_PANEL_ROWS; r++) memcpy(&d16[r], base + (size_t)(full || r < nr ? r : 0) * wsb + offsetof(block_q6_K, d), 2);
+            d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+        }
         /* the 16 int8 scales: sc[g] lane r = scale g of row r as int32; sp[i] = scales (2i, 2i+1) as int16 */
         __m512i r[4], sc[16], sp[8];
-        kq_t16x4(full, base + offsetof(block_q6_K, scales), wsb, nr, r);
+        kq_src4(pk, full, base, offsetof(block_q6_K, scales), wsb, nr, r);
 #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) {
 #pragma GCC unroll 4
@@ -1359,9 +1440,9 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
             __m512i wb[4][8];
             {
                 __m512i qa[8], qb[8], qh[8];
-                kq_t16x8(full, base + 64 * h, wsb, nr, qa);
-                kq_t16x8(full, base + 64 * h + 32, wsb, nr, qb);
-                kq_t16x8(full, base + 128 + 32 * h, wsb, nr, qh);
+                kq_src8(pk, full, base, 64 * h, wsb, nr, qa);
+                kq_src8(pk, full, base, 64 * h + 32, wsb, nr, qb);
+                kq_src8(pk, full, base, 128 + 32 * h, wsb, nr, qh);
                 /* low nibble from ql, bits 4-5 from qh (pre-masked so that the
                  * shifts bring only zeros into bits 6-7): one bit-select each */
 #pragma GCC unroll 8
@@ -1617,6 +1698,8 @@ const st_kernels st_kernels_avx512_table = {
     /* bench_kernels 896 4864 1, cache 1 thread: Q4_K panel 41 GB/s vs vec_dot 25,
      * Q5_K 41 vs 27; Q6_K panel 31 vs vec_dot 43 */
     .gemm_panel_decode = {[ST_TYPE_Q4_K] = 1, [ST_TYPE_Q5_K] = 1},
+    .gemm_packed = {[ST_TYPE_Q8_0] = gemm_packed_q8_0, [ST_TYPE_Q4_0] = gemm_packed_q4_0, [ST_TYPE_Q5_0] = gemm_packed_q5_0,
+                    [ST_TYPE_Q4_K] = gemm_packed_q4_K, [ST_TYPE_Q5_K] = gemm_packed_q5_K, [ST_TYPE_Q6_K] = gemm_packed_q6_K},
     .vec_dot_toks = {
         [ST_TYPE_F32] = vec_dot_toks_f32,
         [ST_TYPE_F16] = vec_dot_toks_f16,

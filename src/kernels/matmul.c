@@ -198,17 +198,18 @@ size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
     if (!tw || tw->vec_dot_type == ST_TYPE_F32) return 0;
     size_t sz = (size_t)n_tok * st_row_size(tw->vec_dot_type, cols);
     /* room for packed rows, for tables that have them */
-    if (n_tok > 1 && tw->vec_dot_type == ST_TYPE_Q8_0) sz += (size_t)n_tok * st_packed_row_size(cols) + 64;
+    /* (a single token too: weight panels take packed activations) */
+    if (tw->vec_dot_type == ST_TYPE_Q8_0) sz += (size_t)n_tok * st_packed_row_size(cols) + 64;
     return sz;
 }
 
 /* The task of one weight matrix; 0 when it has no kernel (y poisoned). */
-static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtype, int64_t rows, int64_t cols,
+static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtype, int packed, int64_t rows, int64_t cols,
                     const float *x, int64_t n_tok, float *y, void *scratch) {
     const st_type_traits *tw = st_type_traits_get(wtype);
     const st_vec_dot_fn dot = tw ? k->vec_dot[wtype] : NULL;
     memset(t, 0, sizeof *t);
-    if (!dot) {
+    if (!dot || (packed && (!k->gemm_packed[wtype] || !st_panel_bytes(wtype, cols)))) {
         /* No kernel for this weight type (loaders check traits->compute first):
          * poison the output rather than leave stale numbers that look valid. */
         for (int64_t i = 0; i < rows * n_tok; i++) y[i] = __builtin_nanf("");
@@ -239,7 +240,10 @@ static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtyp
         t->q_blck = tv->blck_size;
         t->q_bsize = tv->type_size;
         t->q_blocks = cols / tv->blck_size * n_tok;
-        if (n_tok > 1 && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
+        if (packed && vdt != ST_TYPE_Q8_0) { /* K-quants: Q8_K rows as they are */
+            t->gemm = k->gemm_packed[wtype];
+            t->w_row = st_panel_bytes(wtype, cols) / ST_PANEL_ROWS;
+        } else if ((n_tok > 1 || packed) && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
             t->pack = k->pack_row[wtype];
             if (t->pack == k->pack_row[ST_TYPE_Q8_0]) t->quant_pack = k->quantize_pack_q8_0;
             t->xq_plain = scratch;
@@ -247,7 +251,9 @@ static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtyp
             uintptr_t p = (uintptr_t)((uint8_t *)scratch + (size_t)n_tok * t->x_row);
             t->xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
             t->x_row = st_packed_row_size(cols);
-            t->gemm = k->gemm_panel[wtype];
+            t->gemm = packed ? k->gemm_packed[wtype] : k->gemm_panel[wtype];
+            /* a panel starts at W + r * w_row for r a multiple of 16 */
+            if (packed) t->w_row = st_panel_bytes(wtype, cols) / ST_PANEL_ROWS;
         } else if (k->gemm_panel[wtype] && !k->pack_row[wtype] && (n_tok > 1 || k->gemm_panel_decode[wtype])) {
             t->gemm = k->gemm_panel[wtype]; /* on the converted rows as they are */
         }
@@ -297,7 +303,8 @@ void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_
     mm_task t[MM_MAX_PARTS];
     int n = 0;
     for (int i = 0; i < n_parts; i++) {
-        if (parts[i].rows <= 0 || !mm_setup(&t[n], k, parts[i].W, parts[i].wtype, parts[i].rows, cols, x, n_tok, parts[i].y, scratch))
+        if (parts[i].rows <= 0 ||
+            !mm_setup(&t[n], k, parts[i].W, parts[i].wtype, parts[i].packed, parts[i].rows, cols, x, n_tok, parts[i].y, scratch))
             continue;
         if (n > 0 && (n == MM_MAX_PARTS - 1 || !mm_same_input(&t[0], &t[n])))
             mm_launch(pool, &t[n], 1); /* a run of its own, before the shared one converts again */
@@ -309,6 +316,6 @@ void st_matmul_multi(struct st_pool *pool, const st_kernels *k, const st_matmul_
 
 void st_matmul(struct st_pool *pool, const st_kernels *k, const void *W, st_type wtype,
                int64_t rows, int64_t cols, const float *x, int64_t n_tok, float *y, void *scratch) {
-    const st_matmul_part part = {W, wtype, rows, y};
+    const st_matmul_part part = {W, wtype, rows, y, 0};
     st_matmul_multi(pool, k, &part, 1, cols, x, n_tok, scratch);
 }

@@ -326,15 +326,16 @@ static void rope(const st_hparams *hp, float *v, const float *cs) {
 }
 
 static void matmul(st_context *c, const st_weight *w, const float *x, int n, float *y) {
-    st_matmul(c->pool, c->k, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->mm_scratch);
+    const st_matmul_part part = {w->data, w->type, w->ne[1], y, w->packed};
+    st_matmul_multi(c->pool, c->k, &part, 1, w->ne[0], x, n, c->mm_scratch);
 }
 
 /* Two or three matrices over the same input (q, k, v; up, gate): one
  * activation conversion and one pool run where their types allow. */
 static void matmul3(st_context *c, const st_weight *w0, float *y0, const st_weight *w1, float *y1, const st_weight *w2,
                     float *y2, const float *x, int n) {
-    st_matmul_part parts[3] = {{w0->data, w0->type, w0->ne[1], y0}, {w1->data, w1->type, w1->ne[1], y1}};
-    if (w2) parts[2] = (st_matmul_part){w2->data, w2->type, w2->ne[1], y2};
+    st_matmul_part parts[3] = {{w0->data, w0->type, w0->ne[1], y0, w0->packed}, {w1->data, w1->type, w1->ne[1], y1, w1->packed}};
+    if (w2) parts[2] = (st_matmul_part){w2->data, w2->type, w2->ne[1], y2, w2->packed};
     st_matmul_multi(c->pool, c->k, parts, w2 ? 3 : 2, w0->ne[0], x, n, c->mm_scratch);
 }
 

@@ -3,12 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../core/status.h"
+#include "../kernels/kernels.h"
 
 static const char *const arch_names[ST_ARCH_COUNT] = {"llama", "qwen2", "qwen3", "gpt2"};
 
-st_model_params st_model_default_params(void) { return (st_model_params){.use_mmap = 1}; }
+st_model_params st_model_default_params(void) { return (st_model_params){.use_mmap = 1, .repack = 1}; }
 
 static const char *arch_of(const st_model *m) { return arch_names[m->info.arch]; }
 
@@ -142,6 +145,77 @@ static st_status fill_info(st_model *m) {
     return ST_OK;
 }
 
+/* The matrices every forward pass multiplies by (not token_embd, whose rows
+ * are looked up: a tied output gets a packed copy of its own). */
+static int model_matrices(st_model *m, st_weight **w, int cap) {
+    int n = 0;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        st_layer *L = &m->layers[l];
+        st_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < sizeof ws / sizeof *ws; i++)
+            if (ws[i]->data && n < cap) w[n++] = ws[i];
+    }
+    if (m->output.data && n < cap) w[n++] = &m->output;
+    return n;
+}
+
+/* Copy the matrices the best kernel table reads faster as panels into one
+ * allocation of panels (quant.h), then hand the file's pages of those
+ * matrices back to the kernel (they were read once, to pack; token_embd's rows
+ * come back on demand when looked up), so memory stays near the file's size. */
+static st_status pack_weights(st_model *m) {
+    const st_kernels *k = st_kernels_best();
+    const int cap = 8 * m->hp.n_layer + 1;
+    st_weight **w = malloc((size_t)cap * sizeof *w);
+    if (!w) return st_errorf(ST_E_NOMEM, "out of memory");
+    const int n = model_matrices(m, w, cap);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t pb = st_panel_bytes(w[i]->type, w[i]->ne[0]);
+        if (pb && k->gemm_packed[w[i]->type]) total += pb * (size_t)((w[i]->ne[1] + ST_PANEL_ROWS - 1) / ST_PANEL_ROWS);
+    }
+    if (!total) { free(w); return ST_OK; }
+    /* 2 MiB aligned, so that the weights can sit on huge pages */
+    const size_t huge = (size_t)2 << 20;
+    void *buf = NULL;
+    if (posix_memalign(&buf, huge, (total + huge - 1) & ~(huge - 1))) {
+        free(w);
+        return st_errorf(ST_E_NOMEM, "%s: out of memory for %zu bytes of weight panels", st_gguf_path(m->gguf), total);
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(buf, (total + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+#endif
+    m->panels = buf;
+    m->panels_size = total;
+    m->info.panel_bytes = total;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *dst = buf;
+    for (int i = 0; i < n; i++) {
+        st_weight *x = w[i];
+        const size_t pb = st_panel_bytes(x->type, x->ne[0]);
+        if (!pb || !k->gemm_packed[x->type]) continue;
+        const size_t rb = st_row_size(x->type, x->ne[0]);
+        const uint8_t *src = x->data;
+        /* the whole pages inside the matrix's bytes, released as packing
+         * passes them (so that the peak is not file + panels) */
+        uintptr_t lo = ((uintptr_t)src + page - 1) & ~(uintptr_t)(page - 1);
+        for (int64_t r = 0; r < x->ne[1]; r += ST_PANEL_ROWS, dst += pb) {
+            st_panel_pack(x->type, x->ne[0], src + (size_t)r * rb, rb,
+                          x->ne[1] - r < ST_PANEL_ROWS ? x->ne[1] - r : ST_PANEL_ROWS, dst);
+            const int64_t re = r + ST_PANEL_ROWS < x->ne[1] ? r + ST_PANEL_ROWS : x->ne[1];
+            const uintptr_t hi = ((uintptr_t)src + rb * (size_t)re) & ~(uintptr_t)(page - 1);
+            if (hi >= lo + ((size_t)4 << 20) || (re == x->ne[1] && hi > lo)) {
+                madvise((void *)lo, hi - lo, MADV_DONTNEED);
+                lo = hi;
+            }
+        }
+        x->data = dst - pb * (size_t)((x->ne[1] + ST_PANEL_ROWS - 1) / ST_PANEL_ROWS);
+        x->packed = 1;
+    }
+    free(w);
+    return ST_OK;
+}
+
 st_status st_model_load(const char *path, const st_model_params *params, st_model **out) {
     *out = NULL;
     if (!path) return st_errorf(ST_E_ARG, "model path is NULL");
@@ -164,7 +238,10 @@ st_status st_model_load(const char *path, const st_model_params *params, st_mode
     s = a == ST_ARCH_GPT2 ? st_arch_gpt2_load(m) : st_arch_llama_load(m, (st_arch)a);
     if (s != ST_OK) goto fail;
     fill_info(m);
-    (void)params;
+    if (!params || params->repack) {
+        s = pack_weights(m);
+        if (s != ST_OK) goto fail;
+    }
     *out = m;
     return ST_OK;
 fail:
@@ -177,6 +254,7 @@ void st_model_free(st_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
+    free(m->panels);
     st_gguf_close(m->gguf);
     free(m);
 }

@@ -33,12 +33,14 @@ typedef struct st_hparams {
     st_ffn_kind ffn;
 } st_hparams;
 
-/* A weight matrix in the mapping: ne[1] rows of ne[0] elements. */
+/* A weight matrix: ne[1] rows of ne[0] elements, in the mapping, or (packed)
+ * as ceil(ne[1] / 16) panels of st_panel_bytes each (quant.h) in m->panels. */
 typedef struct st_weight {
     const void *data;
     st_type type;
     int64_t ne[2];       /* [cols, rows] as GGUF stores them */
     const char *name;
+    int packed;
 } st_weight;
 
 typedef struct st_layer {
@@ -68,6 +70,8 @@ struct st_model {
     st_weight output;               /* [n_vocab rows, n_embd cols]; tok_embd when tied */
     float *output_b;                /* [n_vocab] or NULL */
     st_layer *layers;               /* [n_layer] */
+    void *panels;                   /* the packed weights' panels, one allocation */
+    size_t panels_size;
     float **owned;                  /* small f32 vectors converted at load */
     int n_owned, cap_owned;
 };

@@ -71,4 +71,23 @@ size_t st_row_size(st_type type, int64_t n);
 void st_dequantize_row(st_type type, const void *src, float *dst, int64_t n);
 void st_quantize_row(st_type type, const float *src, void *dst, int64_t n);
 
+/* Weight panels: ST_PANEL_ROWS consecutive rows of a matrix interleaved block
+ * by block, so that a SIMD kernel loads 4 bytes of each of 16 rows with one
+ * 64-byte load instead of transposing 16 row streams (the transposes and
+ * per-row scale copies were a third of a batched step's panel time). A
+ * panel of a matrix with nb blocks per row (rows past the matrix: zero bytes):
+ *   part A, block b at b * 64 nd: the block's nd dwords from byte dw_off of
+ *     each row, dword k of row r at 64 k + 4 r (Q8_0 quants as q + 128);
+ *   part B (types whose scale sits outside the dwords: Q8_0, Q4_0, Q5_0,
+ *     Q6_K), after part A: block b's 16 two-byte scales at 32 b + 2 r;
+ *   zero padding to a multiple of 64 bytes.
+ * Same bytes as the 16 rows, up to that padding. */
+#define ST_PANEL_ROWS 16
+/* Bytes of one panel of rows of n elements; 0 where the type has no panel layout. */
+size_t st_panel_bytes(st_type type, int64_t n);
+/* nr <= ST_PANEL_ROWS rows of n elements (row_bytes apart) into one panel. */
+void st_panel_pack(st_type type, int64_t n, const void *rows, size_t row_bytes, int64_t nr, void *panel);
+/* Row r of a panel back in the type's own row format (st_row_size bytes). */
+void st_panel_unpack_row(st_type type, int64_t n, const void *panel, int64_t r, void *row);
+
 #endif

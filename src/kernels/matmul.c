@@ -10,7 +10,9 @@
  * table has vec_dot_toks (unpacking weights costs more than the products), a
  * weight row meets several activation rows per call instead; where it has
  * gemm_panel, the activations are repacked once and panels of 16 weight rows
- * meet all of them (the fastest path for prompts and batches). */
+ * meet all of them (the fastest path for prompts and batches). Weights that
+ * the model repacked into panels at load (st_matmul_part.packed) take
+ * gemm_packed for every token count, decode included. */
 #include <string.h>
 
 #include "kernels.h"

@@ -653,12 +653,10 @@ st_status st_decode(st_context *c, const st_batch *b) {
     ST_TRY(ensure_logits(c, n_out));
     c->b = b;
 
-    const st_type_traits *te = st_type_traits_get(m->tok_embd.type);
-    size_t erow = st_row_size(m->tok_embd.type, d);
     for (int t = 0; t < b->n_tokens; t++) {
         float *x = c->x + (size_t)t * d;
         if (b->token[t] == ST_TOKEN_EMBD) memcpy(x, b->embd + (size_t)t * d, (size_t)d * sizeof(float));
-        else te->to_float((const char *)m->tok_embd.data + (size_t)b->token[t] * erow, x, d);
+        else st_model_embd_row(m, b->token[t], x);
         if (hp->pos == ST_POS_LEARNED) {
             const st_type_traits *tp = st_type_traits_get(m->pos_embd.type);
             float *pe = c->xn; /* free until the first layer */

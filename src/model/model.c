@@ -212,6 +212,12 @@ static st_status pack_weights(st_model *m) {
         x->data = dst - pb * (size_t)((x->ne[1] + ST_PANEL_ROWS - 1) / ST_PANEL_ROWS);
         x->packed = 1;
     }
+    /* a tied embedding looks its rows up in the output's panels: the file's
+     * pages stay released (each lookup would fault in 64 KiB around its row) */
+    if (m->info.tied_output && m->output.packed) {
+        m->tok_embd.data = m->output.data;
+        m->tok_embd.packed = 1;
+    }
     free(w);
     return ST_OK;
 }
@@ -262,11 +268,28 @@ void st_model_free(st_model *m) {
 const st_model_info *st_model_get_info(const st_model *m) { return &m->info; }
 const struct st_gguf *st_model_gguf(const st_model *m) { return m->gguf; }
 
-static void embed_row(const st_model *m, st_token tok, float *out) {
+/* Elements [c, c + len) of token tok's embedding (c a multiple of 256, len
+ * <= 256: whole blocks of every type). */
+static void embd_chunk(const st_model *m, st_token tok, int64_t c, int64_t len, float *out) {
     const st_weight *e = &m->tok_embd;
-    size_t row = st_row_size(e->type, e->ne[0]);
-    st_type_traits_get(e->type)->to_float((const char *)e->data + (size_t)tok * row, out, e->ne[0]);
+    const st_type_traits *tr = st_type_traits_get(e->type);
+    if (!e->packed) {
+        const char *row = (const char *)e->data + (size_t)tok * st_row_size(e->type, e->ne[0]);
+        tr->to_float(row + (size_t)(c / tr->blck_size) * tr->type_size, out, len);
+        return;
+    }
+    uint8_t blocks[512]; /* 256 elements of any panel type: at most 8 x 34 bytes */
+    const uint8_t *panel = (const uint8_t *)e->data + (size_t)(tok / ST_PANEL_ROWS) * st_panel_bytes(e->type, e->ne[0]);
+    st_panel_unpack_blocks(e->type, e->ne[0], panel, tok % ST_PANEL_ROWS, c / tr->blck_size, len / tr->blck_size, blocks);
+    tr->to_float(blocks, out, len);
 }
+
+void st_model_embd_row(const st_model *m, st_token tok, float *out) {
+    const int64_t d = m->tok_embd.ne[0];
+    for (int64_t c = 0; c < d; c += 256) embd_chunk(m, tok, c, d - c < 256 ? d - c : 256, out + c);
+}
+
+static void embed_row(const st_model *m, st_token tok, float *out) { st_model_embd_row(m, tok, out); }
 
 st_status st_model_embed_token(const st_model *m, st_token tok, float *out) {
     if (tok < 0 || tok >= m->hp.n_vocab)
@@ -283,18 +306,13 @@ st_status st_model_embed_mixture(const st_model *m, int k, const st_token *ids, 
             return st_errorf(ST_E_ARG, "mixture token id %d out of range [0, %d)", ids[j], m->hp.n_vocab);
     /* dequantize in chunks of 256 (a multiple of every block size) so a soft
      * step needs no allocation */
-    const st_weight *e = &m->tok_embd;
-    const st_type_traits *tr = st_type_traits_get(e->type);
-    size_t row = st_row_size(e->type, d);
     float tmp[256];
     memset(out, 0, (size_t)d * sizeof(float));
-    for (int j = 0; j < k; j++) {
-        const char *r = (const char *)e->data + (size_t)ids[j] * row;
+    for (int j = 0; j < k; j++)
         for (int c = 0; c < d; c += 256) {
             int len = d - c < 256 ? d - c : 256;
-            tr->to_float(r + (size_t)(c / tr->blck_size) * tr->type_size, tmp, len);
+            embd_chunk(m, ids[j], c, len, tmp);
             for (int i = 0; i < len; i++) out[c + i] += w[j] * tmp[i];
         }
-    }
     return ST_OK;
 }

@@ -90,6 +90,10 @@ st_status st_model_u32(const st_model *m, const char *suffix, int *out, int requ
 st_status st_model_f32(const st_model *m, const char *suffix, float *out, int required, float dflt);
 /* Bind a matrix [rows, cols]; required=0 leaves w->data NULL when absent. */
 st_status st_model_weight(st_model *m, st_weight *w, const char *name, int64_t cols, int64_t rows, int required);
+/* Token tok's embedding row as f32 (n_embd), from the file's rows or, for a
+ * tied embedding, from the output matrix's panels (so that lookups do not
+ * fault the file's pages back in). tok must be in range. */
+void st_model_embd_row(const st_model *m, st_token tok, float *out);
 /* Load a 1-D tensor of n elements as owned f32; NULL when absent and not required. */
 st_status st_model_vector(st_model *m, float **out, const char *name, int64_t n, int required);
 

@@ -60,14 +60,19 @@ void st_panel_pack(st_type type, int64_t n, const void *rows, size_t row_bytes, 
 }
 
 void st_panel_unpack_row(st_type type, int64_t n, const void *panel, int64_t r, void *row) {
+    const st_type_traits *tr = st_type_traits_get(type);
+    if (tr && tr->blck_size > 0) st_panel_unpack_blocks(type, n, panel, r, 0, n / tr->blck_size, row);
+}
+
+void st_panel_unpack_blocks(st_type type, int64_t n, const void *panel, int64_t r, int64_t b0, int64_t nbk, void *out) {
     panel_form f;
     const st_type_traits *tr = st_type_traits_get(type);
     if (!st_panel_bytes(type, n) || r < 0 || r >= ST_PANEL_ROWS) return;
     panel_form_of(type, &f);
     const int64_t nb = n / tr->blck_size;
     const uint8_t *a = panel, *d = a + (size_t)nb * 64 * (size_t)f.nd;
-    for (int64_t b = 0; b < nb; b++) {
-        uint8_t *blk = (uint8_t *)row + (size_t)b * tr->type_size;
+    for (int64_t b = b0 < 0 ? 0 : b0; b < b0 + nbk && b < nb; b++) {
+        uint8_t *blk = (uint8_t *)out + (size_t)(b - b0) * tr->type_size;
         const uint8_t *ab = a + (size_t)b * 64 * (size_t)f.nd + 4 * (size_t)r;
         for (int k = 0; k < f.nd; k++)
             for (int i = 0; i < 4; i++) blk[f.dw_off + 4 * k + i] = (uint8_t)(ab[64 * k + i] ^ (f.bias ? 0x80 : 0));

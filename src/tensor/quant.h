@@ -89,5 +89,7 @@ size_t st_panel_bytes(st_type type, int64_t n);
 void st_panel_pack(st_type type, int64_t n, const void *rows, size_t row_bytes, int64_t nr, void *panel);
 /* Row r of a panel back in the type's own row format (st_row_size bytes). */
 void st_panel_unpack_row(st_type type, int64_t n, const void *panel, int64_t r, void *row);
+/* Blocks [b0, b0 + nbk) of that row only (nbk blocks in the row format). */
+void st_panel_unpack_blocks(st_type type, int64_t n, const void *panel, int64_t r, int64_t b0, int64_t nbk, void *out);
 
 #endif

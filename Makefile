@@ -60,7 +60,7 @@ demo: deps
 	@bash tools/demo.sh $(BUILD)
 
 # Address + undefined-behaviour sanitizers on the parser, tokenizer and SIMD kernel tests, then a short fuzz run of each parser.
-ASAN_TESTS := test_gguf test_quant test_tokenizer test_kernels
+ASAN_TESTS := test_gguf test_quant test_tokenizer test_kernels test_model
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

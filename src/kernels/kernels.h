@@ -146,7 +146,8 @@ const st_kernels *st_kernels_by_name(const char *isa);
 const char *const *st_kernels_available(void);
 
 /* y[t*rows + r] = sum_c W[r, c] * x[t*cols + c] for r < rows, t < n_tok.
- * W is row-major with rows of st_row_size(wtype, cols) bytes; cols must be a
+ * W is row-major with rows of st_row_size(wtype, cols) bytes (or, for an
+ * st_matmul_multi part with .packed, panels for k->gemm_packed); cols must be a
  * multiple of the block size. Activations are converted once to wtype's
  * vec_dot_type (in `scratch`, see st_matmul_scratch_size; 0 bytes, NULL allowed,
  * for F32 weights), then rows are split among the pool's threads (pool may be

@@ -1418,11 +1418,12 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
     panel_out_pf(y, ys, nt);
     for (int64_t b = 0; b < nb; b++) {
         const size_t wsb = panel_stride(ws);
-        /* pk: the block in part A (52 dwords a row), its scales d in part B */
-        const uint8_t *base = pk ? w + b * 16 * 208 : w + b * sizeof(block_q6_K);
+        /* pk: the block in part A (its bytes before d, 52 dwords a row), its scales d in part B */
+        const size_t pa = 16 * offsetof(block_q6_K, d);
+        const uint8_t *base = pk ? w + b * pa : w + b * sizeof(block_q6_K);
         __m512 d;
         if (pk)
-            d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(w + (size_t)nb * 16 * 208 + 32 * (size_t)b)));
+            d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(w + (size_t)nb * pa + 32 * (size_t)b)));
         else {
             uint16_t d16[ST_PANEL_ROWS];
 #pragma GCC unroll 16

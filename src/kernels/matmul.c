@@ -199,8 +199,8 @@ size_t st_matmul_scratch_size(st_type wtype, int64_t cols, int64_t n_tok) {
     const st_type_traits *tw = st_type_traits_get(wtype);
     if (!tw || tw->vec_dot_type == ST_TYPE_F32) return 0;
     size_t sz = (size_t)n_tok * st_row_size(tw->vec_dot_type, cols);
-    /* room for packed rows, for tables that have them */
-    /* (a single token too: weight panels take packed activations) */
+    /* room for packed rows, for tables that have them (a single token too:
+     * weight panels take packed activations) */
     if (tw->vec_dot_type == ST_TYPE_Q8_0) sz += (size_t)n_tok * st_packed_row_size(cols) + 64;
     return sz;
 }

@@ -328,14 +328,16 @@ static void test_quantize_pack(const st_kernels *k) {
  * activations (packed by pack_row where the table has one, else the
  * vec_dot_type rows as they are) gives exactly vec_dot for every (row, token):
  * rows 1..16, token counts across its token groups, rows across its repacking
- * chunks and with partial last groups of 8 blocks. */
+ * chunks and with partial last groups of 8 blocks. So does gemm_packed on the
+ * same rows packed into a weight panel (st_panel_pack), one token included.
+ * Neither writes rows past nr or tokens past nt. */
 static void test_gemm_panel(const st_kernels *k) {
     for (int ti = 0; ti < N_WTYPES; ti++) {
         const st_type wt = k_wtypes[ti];
         if (!k->gemm_panel[wt]) continue;
         const st_type_traits *tw = st_type_traits_get(wt);
         const st_type vt = tw->vec_dot_type;
-        int ok = 1, cases = 0;
+        int ok[2] = {1, 1}, cases[2] = {0, 0};
         const int64_t nblk[] = {1, 2, 3, 7, 8, 9, 19, 28, 160, 161, 170};
         const int64_t nrs[] = {1, 2, 5, 16};
         const int64_t nts[] = {1, 2, 9, 33};
@@ -346,6 +348,8 @@ static void test_gemm_panel(const st_kernels *k) {
             const size_t ps = packed ? st_packed_row_size(n) : (xs + 63) & ~(size_t)63;
             float *f = malloc(n * sizeof(float));
             uint8_t *wq = calloc(nrmax, ws), *xq = calloc(ntmax, xs), *xp = aligned_alloc(64, ntmax * ps);
+            const size_t pb = k->gemm_packed[wt] ? st_panel_bytes(wt, n) : 0;
+            uint8_t *panel = pb ? aligned_alloc(64, pb) : NULL;
             float *y = malloc(ntmax * ys * sizeof(float));
             for (int64_t r = 0; r < nrmax; r++) {
                 rnd_row(f, n, 1.0f + r);
@@ -357,91 +361,36 @@ static void test_gemm_panel(const st_kernels *k) {
                 if (packed) k->pack_row[wt](xq + t * xs, xp + t * ps, n);
                 else memcpy(xp + t * ps, xq + t * xs, xs);
             }
-            for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++)
-                for (size_t ki = 0; ki < sizeof nts / sizeof nts[0]; ki++) {
-                    const int64_t nr = nrs[ri], nt = nts[ki];
-                    for (int64_t i = 0; i < ntmax * (int64_t)ys; i++) y[i] = NAN;
-                    k->gemm_panel[wt](n, y, ys, wq, ws, nr, xp, ps, nt);
-                    cases++;
-                    for (int64_t t = 0; t < nt; t++)
-                        for (int64_t r = 0; r < (int64_t)ys; r++) {
-                            float want = NAN;
-                            if (r < nr) k->vec_dot[wt](n, &want, wq + r * ws, xq + t * xs);
-                            /* rows past nr are left alone */
-                            if (memcmp(&y[t * ys + r], &want, sizeof want) != 0 && !(r >= nr && isnan(y[t * ys + r]))) {
-                                if (ok)
-                                    fprintf(stderr, "  %s %s gemm_panel n=%lld nr=%lld nt=%lld (row %lld, token %lld): %g, vec_dot %g\n",
-                                            k->isa, tw->name, (long long)n, (long long)nr, (long long)nt, (long long)r,
-                                            (long long)t, y[t * ys + r], want);
-                                ok = 0;
-                            }
-                        }
-                }
-            free(f); free(wq); free(xq); free(xp); free(y);
-        }
-        CHECKF(ok, "%s %s: gemm_panel == vec_dot for every row and token (%d cases)", k->isa, tw->name, cases);
-    }
-}
-
-/* gemm_packed, where a table has it: the rows packed into a panel
- * (st_panel_pack) give exactly vec_dot on the rows as they were, for every
- * row and token: one token and batches, full and partial panels (rows past nr
- * are not written), short rows and rows of many blocks. */
-static void test_gemm_packed(const st_kernels *k) {
-    for (int ti = 0; ti < N_WTYPES; ti++) {
-        const st_type wt = k_wtypes[ti];
-        if (!k->gemm_packed[wt]) continue;
-        const st_type_traits *tw = st_type_traits_get(wt);
-        const st_type vt = tw->vec_dot_type;
-        int ok = 1, cases = 0;
-        const int64_t nblk[] = {1, 2, 3, 7, 8, 9, 19, 28, 161};
-        const int64_t nrs[] = {1, 5, 16};
-        const int64_t nts[] = {1, 2, 9, 33};
-        for (size_t li = 0; li < sizeof nblk / sizeof nblk[0]; li++) {
-            const int64_t n = nblk[li] * tw->blck_size, ntmax = 33, nrmax = 16;
-            const int qpack = k->pack_row[wt] != NULL;
-            const size_t ws = st_row_size(wt, n), xs = st_row_size(vt, n), ys = 17, pb = st_panel_bytes(wt, n);
-            const size_t ps = qpack ? st_packed_row_size(n) : (xs + 63) & ~(size_t)63;
-            float *f = malloc(n * sizeof(float));
-            uint8_t *wq = calloc(nrmax, ws), *xq = calloc(ntmax, xs), *xp = aligned_alloc(64, ntmax * ps);
-            uint8_t *panel = aligned_alloc(64, pb);
-            float *y = malloc(ntmax * ys * sizeof(float));
-            for (int64_t r = 0; r < nrmax; r++) {
-                rnd_row(f, n, 1.0f + r);
-                st_quantize_row(wt, f, wq + r * ws, n);
-            }
-            for (int64_t t = 0; t < ntmax; t++) {
-                rnd_row(f, n, 0.5f + t);
-                st_quantize_row(vt, f, xq + t * xs, n);
-                if (qpack) k->pack_row[wt](xq + t * xs, xp + t * ps, n);
-                else memcpy(xp + t * ps, xq + t * xs, xs);
-            }
             for (size_t ri = 0; ri < sizeof nrs / sizeof nrs[0]; ri++) {
                 const int64_t nr = nrs[ri];
-                st_panel_pack(wt, n, wq, ws, nr, panel);
-                for (size_t ki = 0; ki < sizeof nts / sizeof nts[0]; ki++) {
-                    const int64_t nt = nts[ki];
-                    for (int64_t i = 0; i < ntmax * (int64_t)ys; i++) y[i] = NAN;
-                    k->gemm_packed[wt](n, y, ys, panel, pb / ST_PANEL_ROWS, nr, xp, ps, nt);
-                    cases++;
-                    for (int64_t t = 0; t < ntmax; t++)
-                        for (int64_t r = 0; r < (int64_t)ys; r++) {
-                            float want = NAN;
-                            if (r < nr && t < nt) k->vec_dot[wt](n, &want, wq + r * ws, xq + t * xs);
-                            if (memcmp(&y[t * ys + r], &want, sizeof want) != 0) {
-                                if (ok)
-                                    fprintf(stderr, "  %s %s gemm_packed n=%lld nr=%lld nt=%lld (row %lld, token %lld): %g, vec_dot %g\n",
-                                            k->isa, tw->name, (long long)n, (long long)nr, (long long)nt, (long long)r,
-                                            (long long)t, y[t * ys + r], want);
-                                ok = 0;
+                if (panel) st_panel_pack(wt, n, wq, ws, nr, panel);
+                for (size_t ki = 0; ki < sizeof nts / sizeof nts[0]; ki++)
+                    for (int kern = 0; kern < (panel ? 2 : 1); kern++) { /* gemm_panel, gemm_packed */
+                        const int64_t nt = nts[ki];
+                        for (int64_t i = 0; i < ntmax * (int64_t)ys; i++) y[i] = NAN;
+                        if (kern == 0) k->gemm_panel[wt](n, y, ys, wq, ws, nr, xp, ps, nt);
+                        else k->gemm_packed[wt](n, y, ys, panel, pb / ST_PANEL_ROWS, nr, xp, ps, nt);
+                        cases[kern]++;
+                        for (int64_t t = 0; t < ntmax; t++)
+                            for (int64_t r = 0; r < (int64_t)ys; r++) {
+                                float want = NAN;
+                                if (r < nr && t < nt) k->vec_dot[wt](n, &want, wq + r * ws, xq + t * xs);
+                                if (memcmp(&y[t * ys + r], &want, sizeof want) != 0) {
+                                    if (ok[kern])
+                                        fprintf(stderr, "  %s %s %s n=%lld nr=%lld nt=%lld (row %lld, token %lld): %g, vec_dot %g\n",
+                                                k->isa, tw->name, kern ? "gemm_packed" : "gemm_panel", (long long)n, (long long)nr,
+                                                (long long)nt, (long long)r, (long long)t, y[t * ys + r], want);
+                                    ok[kern] = 0;
+                                }
                             }
-                        }
-                }
+                    }
             }
             free(f); free(wq); free(xq); free(xp); free(panel); free(y);
         }
-        CHECKF(ok, "%s %s: gemm_packed on a panel == vec_dot on its rows for every row and token (%d cases)", k->isa,
-               tw->name, cases);
+        CHECKF(ok[0], "%s %s: gemm_panel == vec_dot for every row and token (%d cases)", k->isa, tw->name, cases[0]);
+        if (k->gemm_packed[wt])
+            CHECKF(ok[1] && cases[1] == cases[0], "%s %s: gemm_packed on a weight panel == vec_dot on its rows (%d cases)",
+                   k->isa, tw->name, cases[1]);
     }
 }
 
@@ -879,7 +828,6 @@ int main(void) {
         test_vec_dot_toks(k);
         test_silu_mul(k);
         test_gemm_panel(k);
-        test_gemm_packed(k);
         test_quantize_pack(k);
         test_quantize_row(k);
         test_f32_helpers(k);

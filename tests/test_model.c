@@ -1,5 +1,6 @@
 /* Engine-core goldens: logits and greedy ids of every architecture against the
  * float64 reference and llama.cpp, plus batching / KV / embedding-input invariants. */
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "softthink.h"
@@ -422,6 +423,9 @@ static void test_repack(void) {
 }
 
 int main(void) {
+    /* scratch files go to build/tests, which a sanitizer build (build-asan/) does not create */
+    mkdir("build", 0755);
+    mkdir("build/tests", 0755);
     const char *models[] = {"syn-llama", "syn-qwen2", "syn-qwen3", "syn-gpt2"};
     const char *quants[] = {"f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
     for (int i = 0; i < 4; i++) {

@@ -97,7 +97,8 @@ typedef struct st_model_params {
     int use_mmap;     /* 1 (default): weights are read from the mapping, not copied */
     int repack;       /* 1 (default): matrices of a type the CPU's best kernels read
                          faster in 16-row panels are copied into that layout at load
-                         (same bytes; their pages of the file are released) */
+                         (same bytes; their pages of the file are released; where the
+                         copy cannot be allocated they stay as the file has them) */
 } st_model_params;
 
 st_model_params st_model_default_params(void);

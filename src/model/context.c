@@ -412,8 +412,14 @@ static void att_pf_advance(att_pf *p, size_t bytes) {
         const uint8_t *run = p->part ? st_kv_v(kv, c->b->seq[t], c->layer, h) : st_kv_k(kv, c->b->seq[t], c->layer, h);
         /* whole lines, from the one the run starts in */
         const size_t head = (uintptr_t)run & 63, len = head + (size_t)(c->b->pos[t] + 1) * kv->row;
-        for (run -= head; p->off < len && bytes > 0; p->off += 64, bytes = bytes > 64 ? bytes - 64 : 0)
-            __builtin_prefetch(run + p->off, 0, 3);
+        /* the lines this call covers, counted once (the per-line tests were
+         * as many instructions as the kernel's products at short contexts) */
+        size_t lines = (len - p->off + 63) / 64;
+        if (lines > (bytes + 63) / 64) lines = (bytes + 63) / 64;
+        run -= head;
+        for (size_t i = 0; i < lines; i++) __builtin_prefetch(run + p->off + 64 * i, 0, 3);
+        p->off += 64 * lines;
+        bytes = bytes > 64 * lines ? bytes - 64 * lines : 0;
         if (p->off >= len) {
             p->off = 0;
             p->job += p->part;

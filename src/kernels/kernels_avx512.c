@@ -1291,26 +1291,18 @@ static inline __attribute__((always_inline)) void kq_t16x8(const int full, const
     t16x8_dwords(z, o);
 }
 
-/* A K-quant block's bytes [off, off + 16) or [off, off + 32) of the 16 rows
- * as kq_t16x4 / kq_t16x8 give them: transposed from the rows, or (pk) loaded
- * from a weight panel's block, whose dword k of row r is at 64 k + 4 r. */
-static inline __attribute__((always_inline)) void kq_src4(const int pk, const int full, const uint8_t *base, size_t off,
-                                                          size_t ws, int64_t nr, __m512i r[4]) {
+/* A K-quant block's bytes [off, off + 4 nd) (nd = 4 or 8) of the 16 rows as
+ * kq_t16x4 / kq_t16x8 give them: transposed from the rows, or (pk) loaded from
+ * a weight panel's block, whose dword k of row r is at 64 k + 4 r. */
+static inline __attribute__((always_inline)) void kq_src(const int pk, const int nd, const int full, const uint8_t *base,
+                                                         size_t off, size_t ws, int64_t nr, __m512i *o) {
     if (!pk) {
-        kq_t16x4(full, base + off, ws, nr, r);
-        return;
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) r[k] = _mm512_load_si512(base + 16 * off + 64 * k);
-}
-static inline __attribute__((always_inline)) void kq_src8(const int pk, const int full, const uint8_t *base, size_t off,
-                                                          size_t ws, int64_t nr, __m512i o[8]) {
-    if (!pk) {
-        kq_t16x8(full, base + off, ws, nr, o);
+        if (nd == 4) kq_t16x4(full, base + off, ws, nr, o);
+        else kq_t16x8(full, base + off, ws, nr, o);
         return;
     }
 #pragma GCC unroll 8
-    for (int g = 0; g < 8; g++) o[g] = _mm512_load_si512(base + 16 * off + 64 * g);
+    for (int g = 0; g < nd; g++) o[g] = _mm512_load_si512(base + 16 * off + 64 * g);
 }
 
 #define KQ_GROUP 32
@@ -1340,7 +1332,7 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
         const uint8_t *base = pk ? w + b * 16 * bsz : w + b * bsz; /* pk: the block in part A */
         /* d, dmin and the 12 scale bytes (st_unpack_k4_scales, 16 rows at once) */
         __m512i r[4];
-        kq_src4(pk, full, base, 0, wsb, nr, r);
+        kq_src(pk, 4, full, base, 0, wsb, nr, r);
         const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(r[0]));
         const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(r[0], 16)));
         const __m512i sc03 = _mm512_and_si512(r[1], m6), m03 = _mm512_and_si512(r[2], m6);
@@ -1355,14 +1347,14 @@ static inline __attribute__((always_inline)) void k45_gemm_group(const int kind,
             mp[k + 4] = _mm512_shuffle_epi8(m47, pick2[k]);
         }
         __m512i qh[8]; /* Q5_K: bits 2c, 2c + 1 of each byte in bits 0, 1 at chunk c */
-        if (kind == KQ_Q5_K) kq_src8(pk, full, base, offsetof(block_q5_K, qh), wsb, nr, qh);
+        if (kind == KQ_Q5_K) kq_src(pk, 8, full, base, offsetof(block_q5_K, qh), wsb, nr, qh);
         /* unrolled: the first step's isum = v (rather than a select per
          * token) and the steps' transposes overlap (8 tokens -6%, 1 -13%) */
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) { /* 32 bytes of nibbles: sub-blocks 2c (low) and 2c + 1 (high) */
             panel_pf_slice(&pf);
             __m512i p[8], lo[8], hi[8];
-            kq_src8(pk, full, base, qs_off + 32 * c, wsb, nr, p);
+            kq_src(pk, 8, full, base, qs_off + 32 * c, wsb, nr, p);
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) {
                 lo[g] = _mm512_and_si512(p[g], m4);
@@ -1432,7 +1424,7 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
         }
         /* the 16 int8 scales: sc[g] lane r = scale g of row r as int32; sp[i] = scales (2i, 2i+1) as int16 */
         __m512i r[4], sc[16], sp[8];
-        kq_src4(pk, full, base, offsetof(block_q6_K, scales), wsb, nr, r);
+        kq_src(pk, 4, full, base, offsetof(block_q6_K, scales), wsb, nr, r);
 #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) {
 #pragma GCC unroll 4
@@ -1445,9 +1437,9 @@ static inline __attribute__((always_inline)) void q6k_gemm_group(const int kind,
             __m512i wb[4][8];
             {
                 __m512i qa[8], qb[8], qh[8];
-                kq_src8(pk, full, base, 64 * h, wsb, nr, qa);
-                kq_src8(pk, full, base, 64 * h + 32, wsb, nr, qb);
-                kq_src8(pk, full, base, 128 + 32 * h, wsb, nr, qh);
+                kq_src(pk, 8, full, base, 64 * h, wsb, nr, qa);
+                kq_src(pk, 8, full, base, 64 * h + 32, wsb, nr, qb);
+                kq_src(pk, 8, full, base, 128 + 32 * h, wsb, nr, qh);
                 /* low nibble from ql, bits 4-5 from qh (pre-masked so that the
                  * shifts bring only zeros into bits 6-7): one bit-select each */
 #pragma GCC unroll 8

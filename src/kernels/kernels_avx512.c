@@ -769,6 +769,34 @@ static const uint8_t g_bytesel[4][64] __attribute__((aligned(64))) = {{BYTESEL4(
 #undef BYTESEL4
 #undef BYTESEL
 
+/* Q4_0/Q5_0 block weights from their 16 nibble bytes in lane order (t[g]
+ * lane r = dword g of row r's nibbles) as o[g] = elements 4g..4g+3, w + off:
+ * nibble and offset in one op; Q5_0's fifth bits from h (lane r = row r's
+ * qh) by a byte test and a masked add per register. */
+static inline __attribute__((always_inline)) void q0_nibbles(const int kind, const __m512i t[4], __m512i h, __m512i *o) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        if (kind == K_Q4_0) { /* q + 120 */
+            const __m512i k = _mm512_set1_epi8(120);
+            o[g] = _mm512_add_epi8(_mm512_and_si512(t[g], m4), k);
+            o[g + 4] = _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(t[g], 4), m4), k);
+        } else { /* q + 112 = q | 0x70 for a nibble; + 16 more where the fifth bit is set */
+            const __m512i k = _mm512_set1_epi8(0x70);
+            o[g] = _mm512_ternarylogic_epi32(t[g], m4, k, 0xEA);
+            o[g + 4] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(t[g], 4), m4, k, 0xEA);
+        }
+    }
+    if (kind != K_Q5_0) return;
+    const __m512i sixteen = _mm512_set1_epi8(16);
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) { /* elements 4g..4g+3: bits 4(g & 1).. of qh byte g/2 */
+        const __m512i hb = _mm512_shuffle_epi8(h, _mm512_load_si512(g_bytesel[g / 2]));
+        const __mmask64 m = _mm512_test_epi8_mask(hb, _mm512_set1_epi32(g & 1 ? (int)0x80402010 : 0x08040201));
+        o[g] = _mm512_mask_add_epi8(o[g], m, o[g], sixteen);
+    }
+}
+
 /* Dwords per block in a weight panel's part A (st_panel_pack). */
 static inline int q0_panel_nd(const int kind) { return kind == K_Q8_0 ? 8 : kind == K_Q4_0 ? 4 : 5; }
 
@@ -783,29 +811,10 @@ static inline __attribute__((always_inline)) void q0_panel_load(const int kind, 
         for (int g = 0; g < 8; g++) o[g] = _mm512_load_si512(a + 64 * g);
     } else {
         const int q0 = kind == K_Q5_0; /* Q5_0: dword 0 is qh */
-        const __m512i m4 = _mm512_set1_epi8(15);
+        __m512i t[4];
 #pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) {
-            const __m512i t = _mm512_load_si512(a + 64 * (q0 + g));
-            if (kind == K_Q4_0) {
-                const __m512i k = _mm512_set1_epi8(120);
-                o[g] = _mm512_add_epi8(_mm512_and_si512(t, m4), k);
-                o[g + 4] = _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(t, 4), m4), k);
-            } else {
-                const __m512i k = _mm512_set1_epi8(0x70);
-                o[g] = _mm512_ternarylogic_epi32(t, m4, k, 0xEA);
-                o[g + 4] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(t, 4), m4, k, 0xEA);
-            }
-        }
-        if (kind == K_Q5_0) {
-            const __m512i h = _mm512_load_si512(a), sixteen = _mm512_set1_epi8(16);
-#pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) {
-                const __m512i hb = _mm512_shuffle_epi8(h, _mm512_load_si512(g_bytesel[g / 2]));
-                const __mmask64 m = _mm512_test_epi8_mask(hb, _mm512_set1_epi32(g & 1 ? (int)0x80402010 : 0x08040201));
-                o[g] = _mm512_mask_add_epi8(o[g], m, o[g], sixteen);
-            }
-        }
+        for (int g = 0; g < 4; g++) t[g] = _mm512_load_si512(a + 64 * (q0 + g));
+        q0_nibbles(kind, t, kind == K_Q5_0 ? _mm512_load_si512(a) : _mm512_setzero_si512(), o);
     }
     o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pd + 32 * (size_t)b))));
 }
@@ -851,32 +860,11 @@ static inline __attribute__((always_inline)) void q0_repack(const int kind, cons
             for (int g = 0; g < 4; g++) t[g] = u[4 + g];
         } else
             kq_t16x4(full, base + (kind == K_Q4_0 ? offsetof(block_q4_0, qs) : offsetof(block_q5_0, qs)), ws, nr, t);
-        const __m512i m4 = _mm512_set1_epi8(15);
-#pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) {
-            if (kind == K_Q4_0) { /* q + 120 */
-                const __m512i k = _mm512_set1_epi8(120);
-                o[g] = _mm512_add_epi8(_mm512_and_si512(t[g], m4), k);
-                o[g + 4] = _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(t[g], 4), m4), k);
-            } else { /* q + 112 = q | 0x70 for a nibble; + 16 more where the fifth bit is set */
-                const __m512i k = _mm512_set1_epi8(0x70);
-                o[g] = _mm512_ternarylogic_epi32(t[g], m4, k, 0xEA);
-                o[g + 4] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(t[g], 4), m4, k, 0xEA);
-            }
-        }
-        if (kind == K_Q5_0) {
-            /* words 1, 2 of each row's head: its qh */
-            const __m512i h = b > 0 ? qh
-                                    : _mm512_permutex2var_epi16(_mm512_load_si512(head), _mm512_load_si512(g_head_qh),
-                                                                _mm512_load_si512(head + 8));
-            const __m512i sixteen = _mm512_set1_epi8(16);
-#pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) { /* elements 4g..4g+3: bits 4(g & 1).. of qh byte g/2 */
-                const __m512i hb = _mm512_shuffle_epi8(h, _mm512_load_si512(g_bytesel[g / 2]));
-                const __mmask64 m = _mm512_test_epi8_mask(hb, _mm512_set1_epi32(g & 1 ? (int)0x80402010 : 0x08040201));
-                o[g] = _mm512_mask_add_epi8(o[g], m, o[g], sixteen);
-            }
-        }
+        /* Q5_0: words 1, 2 of each row's head (its qh), past block 0 the transposed dword */
+        const __m512i h = kind != K_Q5_0 || b > 0 ? qh
+                                                  : _mm512_permutex2var_epi16(_mm512_load_si512(head), _mm512_load_si512(g_head_qh),
+                                                                              _mm512_load_si512(head + 8));
+        q0_nibbles(kind, t, h, o);
     }
     if (kind == K_Q5_0 && b > 0) {
         o[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)));

@@ -242,10 +242,9 @@ static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtyp
         t->q_blck = tv->blck_size;
         t->q_bsize = tv->type_size;
         t->q_blocks = cols / tv->blck_size * n_tok;
-        if (packed && vdt != ST_TYPE_Q8_0) { /* K-quants: Q8_K rows as they are */
+        if (packed && vdt != ST_TYPE_Q8_0) /* K-quants: Q8_K rows as they are */
             t->gemm = k->gemm_packed[wtype];
-            t->w_row = st_panel_bytes(wtype, cols) / ST_PANEL_ROWS;
-        } else if ((n_tok > 1 || packed) && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
+        else if ((n_tok > 1 || packed) && k->gemm_panel[wtype] && k->pack_row[wtype] && vdt == ST_TYPE_Q8_0) {
             t->pack = k->pack_row[wtype];
             if (t->pack == k->pack_row[ST_TYPE_Q8_0]) t->quant_pack = k->quantize_pack_q8_0;
             t->xq_plain = scratch;
@@ -254,12 +253,12 @@ static int mm_setup(mm_task *t, const st_kernels *k, const void *W, st_type wtyp
             t->xq = (const uint8_t *)((p + 63) & ~(uintptr_t)63);
             t->x_row = st_packed_row_size(cols);
             t->gemm = packed ? k->gemm_packed[wtype] : k->gemm_panel[wtype];
-            /* a panel starts at W + r * w_row for r a multiple of 16 */
-            if (packed) t->w_row = st_panel_bytes(wtype, cols) / ST_PANEL_ROWS;
         } else if (k->gemm_panel[wtype] && !k->pack_row[wtype] && (n_tok > 1 || k->gemm_panel_decode[wtype])) {
             t->gemm = k->gemm_panel[wtype]; /* on the converted rows as they are */
         }
     }
+    /* a panel starts at W + r * w_row for r a multiple of 16 */
+    if (packed) t->w_row = st_panel_bytes(wtype, cols) / ST_PANEL_ROWS;
     return 1;
 }
 

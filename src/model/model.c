@@ -232,7 +232,6 @@ static st_status pack_weights(st_model *m) {
     madvise(buf, (total + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
 #endif
     m->panels = buf;
-    m->panels_size = total;
     m->info.panel_bytes = total;
     for (int i = 0; i < n; i++) dst[i] = (uint8_t *)buf + (uintptr_t)dst[i];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -331,12 +330,11 @@ void st_model_embd_row(const st_model *m, st_token tok, float *out) {
     for (int64_t c = 0; c < d; c += 256) embd_chunk(m, tok, c, d - c < 256 ? d - c : 256, out + c);
 }
 
-static void embed_row(const st_model *m, st_token tok, float *out) { st_model_embd_row(m, tok, out); }
 
 st_status st_model_embed_token(const st_model *m, st_token tok, float *out) {
     if (tok < 0 || tok >= m->hp.n_vocab)
         return st_errorf(ST_E_ARG, "token id %d out of range [0, %d)", tok, m->hp.n_vocab);
-    embed_row(m, tok, out);
+    st_model_embd_row(m, tok, out);
     return ST_OK;
 }
 

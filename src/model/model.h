@@ -70,8 +70,7 @@ struct st_model {
     st_weight output;               /* [n_vocab rows, n_embd cols]; tok_embd when tied */
     float *output_b;                /* [n_vocab] or NULL */
     st_layer *layers;               /* [n_layer] */
-    void *panels;                   /* the packed weights' panels, one allocation */
-    size_t panels_size;
+    void *panels;                   /* the packed weights' panels, one allocation (info.panel_bytes) */
     float **owned;                  /* small f32 vectors converted at load */
     int n_owned, cap_owned;
 };
